@@ -1,0 +1,398 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the whole configuration of a Passerelle process.
+type Config struct {
+	// Log says how the process logs. Default: JSON at level info.
+	Log Log `yaml:"log"`
+	// Database is the PostgreSQL system of record. Required (the URL may come from the
+	// environment).
+	Database Database `yaml:"database"`
+	// Kafka is the transport. Default: an embedded broker on loopback.
+	Kafka Kafka `yaml:"kafka"`
+	// HTTP is the server of `passerelle serve` (intake, console, metrics).
+	HTTP HTTP `yaml:"http"`
+	// Delivery tunes the consumers that deliver to destinations.
+	Delivery Delivery `yaml:"delivery"`
+	// Connectors are the source and sink connectors by instance name; the name is what
+	// routes refer to. Each entry's settings are the connector's own.
+	Connectors map[string]Connector `yaml:"connectors"`
+	// Routes say which canonical types go to which destination, on which legal basis,
+	// with which fields.
+	Routes []Route `yaml:"routes"`
+}
+
+// Log configures the zap logger.
+type Log struct {
+	// Format is "json" (production) or "console" (a terminal). Default "json".
+	Format string `yaml:"format"`
+	// Level is debug, info, warn or error. Default "info".
+	Level string `yaml:"level"`
+}
+
+// Database configures the PostgreSQL connection pool.
+type Database struct {
+	// URL is a PostgreSQL connection URL. The environment variable DATABASE_URL
+	// overrides it (so that a password never sits in a committed file). Required.
+	URL string `yaml:"url"`
+	// MaxConns caps the pool. Default 16.
+	MaxConns int32 `yaml:"maxConns"`
+}
+
+// Kafka configures the transport.
+type Kafka struct {
+	// Brokers are the bootstrap brokers of a real cluster. Empty (the default) starts an
+	// in-process broker on loopback. PASSERELLE_KAFKA_BROKERS (comma separated)
+	// overrides it.
+	Brokers []string `yaml:"brokers"`
+	// EmbeddedAddr is where the embedded broker listens. Default "127.0.0.1:0" (any
+	// free port).
+	EmbeddedAddr string `yaml:"embeddedAddr"`
+	// TopicPrefix prefixes every topic name. Default "passerelle.".
+	TopicPrefix string `yaml:"topicPrefix"`
+	// Partitions is the partition count of the topics the hub creates. Default 6.
+	Partitions int `yaml:"partitions"`
+	// ReplicationFactor of the topics the hub creates. Default 1 with the embedded
+	// broker, 3 with a cluster.
+	ReplicationFactor int `yaml:"replicationFactor"`
+}
+
+// HTTP configures the HTTP server.
+type HTTP struct {
+	// Listen is the address of the server. Default "127.0.0.1:8080".
+	Listen string `yaml:"listen"`
+}
+
+// Delivery tunes the delivery consumers.
+type Delivery struct {
+	// MaxAttempts before a transient failure that keeps failing is quarantined.
+	// Default 20.
+	MaxAttempts int `yaml:"maxAttempts"`
+	// BackoffMin is the first retry delay. Default 200ms.
+	BackoffMin time.Duration `yaml:"backoffMin"`
+	// BackoffMax caps the retry delay. Default 30s.
+	BackoffMax time.Duration `yaml:"backoffMax"`
+	// Timeout bounds one delivery attempt. Default 10s.
+	Timeout time.Duration `yaml:"timeout"`
+	// FailureWindow is how many recent outcomes the circuit breaker looks at. Default 50.
+	FailureWindow int `yaml:"failureWindow"`
+	// FailureRatio stops a route when this share of the window failed. Default 0.8.
+	FailureRatio float64 `yaml:"failureRatio"`
+}
+
+// Connector is one connector instance.
+type Connector struct {
+	// Kind is the registered connector it instantiates (genesis, cassiopee, appi,
+	// prisme, ...). Default: the instance name.
+	Kind string `yaml:"kind"`
+	// Disabled keeps the instance in the file without running it. Default false.
+	Disabled bool `yaml:"disabled"`
+	// Settings are the connector's own settings, decoded by the connector.
+	Settings map[string]any `yaml:",inline"`
+}
+
+// Route carries canonical messages of some types to one destination.
+type Route struct {
+	// Name identifies the route in logs, metrics, the audit and the console. Required,
+	// unique, lower-case.
+	Name string `yaml:"name"`
+	// Types are the canonical types it carries (short names like "penal-record" or
+	// CloudEvents types). At least one.
+	Types []string `yaml:"types"`
+	// Destination is the sink connector instance that receives them. Required.
+	Destination string `yaml:"destination"`
+	// LegalBasis is the text that allows this transmission and its purpose. Required:
+	// a route without one refuses to start.
+	LegalBasis LegalBasis `yaml:"legalBasis"`
+	// Allow is the field policy: per canonical type, the data fields the destination
+	// may receive (paths like "person.lastName" or "convictions[].offences[].natinf").
+	// Everything else is removed before the sink sees the message (deny by default).
+	Allow map[string][]string `yaml:"allow"`
+	// Paused starts the route paused. Default false.
+	Paused bool `yaml:"paused"`
+}
+
+// LegalBasis is what allows a route to transmit personal data.
+type LegalBasis struct {
+	// Reference is the legal text, e.g. "Code pénitentiaire, art. R240-1 et s.".
+	Reference string `yaml:"reference"`
+	// Purpose says why the recipient needs the data.
+	Purpose string `yaml:"purpose"`
+}
+
+// Problem is one configuration problem at a path.
+type Problem struct {
+	Path    string
+	Message string
+}
+
+func (p Problem) String() string { return p.Path + ": " + p.Message }
+
+// Problems is every problem found in a configuration; it is an error.
+type Problems []Problem
+
+func (ps Problems) Error() string {
+	lines := make([]string, len(ps))
+	for i, p := range ps {
+		lines[i] = p.String()
+	}
+	return "invalid configuration:\n  " + strings.Join(lines, "\n  ")
+}
+
+// Add appends a problem at path.
+func (ps *Problems) Add(path, format string, args ...any) {
+	*ps = append(*ps, Problem{Path: path, Message: fmt.Sprintf(format, args...)})
+}
+
+// Err returns the problems as an error, or nil when there are none.
+func (ps Problems) Err() error {
+	if len(ps) == 0 {
+		return nil
+	}
+	sort.SliceStable(ps, func(i, j int) bool { return ps[i].Path < ps[j].Path })
+	return ps
+}
+
+// MaxFileSize bounds a configuration file; a larger one is refused unread.
+const MaxFileSize = 4 << 20
+
+// Load reads, completes and validates the configuration at path.
+func Load(path string) (*Config, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	defer func() { _ = f.Close() }()
+	return Read(f, os.Getenv)
+}
+
+// Read parses a configuration, applies the environment (getenv), fills defaults and
+// validates everything. A *Problems error lists every problem found.
+func Read(r io.Reader, getenv func(string) string) (*Config, error) {
+	raw, err := io.ReadAll(io.LimitReader(r, MaxFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("config: read: %w", err)
+	}
+	if len(raw) > MaxFileSize {
+		return nil, fmt.Errorf("config: file larger than %d bytes", MaxFileSize)
+	}
+	var c Config
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	c.applyEnv(getenv)
+	c.fillDefaults()
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+func (c *Config) applyEnv(getenv func(string) string) {
+	if v := getenv("DATABASE_URL"); v != "" {
+		c.Database.URL = v
+	}
+	if v := getenv("PASSERELLE_KAFKA_BROKERS"); v != "" {
+		c.Kafka.Brokers = nil
+		for _, b := range strings.Split(v, ",") {
+			if b = strings.TrimSpace(b); b != "" {
+				c.Kafka.Brokers = append(c.Kafka.Brokers, b)
+			}
+		}
+	}
+}
+
+func (c *Config) fillDefaults() {
+	if c.Log.Format == "" {
+		c.Log.Format = "json"
+	}
+	if c.Log.Level == "" {
+		c.Log.Level = "info"
+	}
+	if c.Database.MaxConns == 0 {
+		c.Database.MaxConns = 16
+	}
+	if c.Kafka.EmbeddedAddr == "" {
+		c.Kafka.EmbeddedAddr = "127.0.0.1:0"
+	}
+	if c.Kafka.TopicPrefix == "" {
+		c.Kafka.TopicPrefix = "passerelle."
+	}
+	if c.Kafka.Partitions == 0 {
+		c.Kafka.Partitions = 6
+	}
+	if c.Kafka.ReplicationFactor == 0 {
+		c.Kafka.ReplicationFactor = 1
+		if len(c.Kafka.Brokers) > 0 {
+			c.Kafka.ReplicationFactor = 3
+		}
+	}
+	if c.HTTP.Listen == "" {
+		c.HTTP.Listen = "127.0.0.1:8080"
+	}
+	d := &c.Delivery
+	if d.MaxAttempts == 0 {
+		d.MaxAttempts = 20
+	}
+	if d.BackoffMin == 0 {
+		d.BackoffMin = 200 * time.Millisecond
+	}
+	if d.BackoffMax == 0 {
+		d.BackoffMax = 30 * time.Second
+	}
+	if d.Timeout == 0 {
+		d.Timeout = 10 * time.Second
+	}
+	if d.FailureWindow == 0 {
+		d.FailureWindow = 50
+	}
+	if d.FailureRatio == 0 {
+		d.FailureRatio = 0.8
+	}
+	for name, cc := range c.Connectors {
+		if cc.Kind == "" {
+			cc.Kind = name
+			c.Connectors[name] = cc
+		}
+	}
+}
+
+var (
+	nameRE = regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`)
+	pathRE = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9]*(\[\])?(\.[a-zA-Z][a-zA-Z0-9]*(\[\])?)*$`)
+)
+
+// Validate checks the configuration on its own (connector settings and the names of
+// canonical types are checked by the connectors and the schema registry, see
+// CheckRefs). It reports every problem at once.
+func (c *Config) Validate() error {
+	var ps Problems
+	switch c.Log.Format {
+	case "json", "console":
+	default:
+		ps.Add("log.format", "must be json or console, not %q", c.Log.Format)
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		ps.Add("log.level", "must be debug, info, warn or error, not %q", c.Log.Level)
+	}
+	if c.Database.URL == "" {
+		ps.Add("database.url", "required (or set DATABASE_URL)")
+	} else if !strings.HasPrefix(c.Database.URL, "postgres://") && !strings.HasPrefix(c.Database.URL, "postgresql://") {
+		ps.Add("database.url", "must be a postgres:// URL")
+	}
+	if c.Database.MaxConns < 2 {
+		ps.Add("database.maxConns", "must be at least 2, not %d", c.Database.MaxConns)
+	}
+	for i, b := range c.Kafka.Brokers {
+		if !strings.Contains(b, ":") {
+			ps.Add(fmt.Sprintf("kafka.brokers[%d]", i), "must be host:port, not %q", b)
+		}
+	}
+	if c.Kafka.Partitions < 1 || c.Kafka.Partitions > 1000 {
+		ps.Add("kafka.partitions", "must be between 1 and 1000, not %d", c.Kafka.Partitions)
+	}
+	if c.Kafka.ReplicationFactor < 1 {
+		ps.Add("kafka.replicationFactor", "must be at least 1")
+	}
+	if !strings.Contains(c.HTTP.Listen, ":") {
+		ps.Add("http.listen", "must be host:port, not %q", c.HTTP.Listen)
+	}
+	d := c.Delivery
+	if d.MaxAttempts < 1 {
+		ps.Add("delivery.maxAttempts", "must be at least 1")
+	}
+	if d.BackoffMin <= 0 || d.BackoffMax < d.BackoffMin {
+		ps.Add("delivery.backoffMax", "must be at least backoffMin (%s)", d.BackoffMin)
+	}
+	if d.Timeout <= 0 {
+		ps.Add("delivery.timeout", "must be positive")
+	}
+	if d.FailureWindow < 1 {
+		ps.Add("delivery.failureWindow", "must be at least 1")
+	}
+	if d.FailureRatio <= 0 || d.FailureRatio > 1 {
+		ps.Add("delivery.failureRatio", "must be in (0, 1], not %g", d.FailureRatio)
+	}
+	for name, cc := range c.Connectors {
+		if !nameRE.MatchString(name) {
+			ps.Add("connectors."+name, "name must be lower-case letters, digits and dashes")
+		}
+		if !nameRE.MatchString(cc.Kind) {
+			ps.Add("connectors."+name+".kind", "must be a connector name, not %q", cc.Kind)
+		}
+	}
+	seen := map[string]bool{}
+	for i, r := range c.Routes {
+		p := fmt.Sprintf("routes[%d]", i)
+		switch {
+		case r.Name == "":
+			ps.Add(p+".name", "required")
+		case !nameRE.MatchString(r.Name):
+			ps.Add(p+".name", "must be lower-case letters, digits and dashes, not %q", r.Name)
+		case seen[r.Name]:
+			ps.Add(p+".name", "duplicate route name %q", r.Name)
+		}
+		seen[r.Name] = true
+		if len(r.Types) == 0 {
+			ps.Add(p+".types", "at least one canonical type is required")
+		}
+		if r.Destination == "" {
+			ps.Add(p+".destination", "required")
+		} else if cc, ok := c.Connectors[r.Destination]; !ok {
+			ps.Add(p+".destination", "no connector named %q", r.Destination)
+		} else if cc.Disabled && !r.Paused {
+			ps.Add(p+".destination", "connector %q is disabled: pause or remove the route", r.Destination)
+		}
+		if strings.TrimSpace(r.LegalBasis.Reference) == "" {
+			ps.Add(p+".legalBasis.reference", "required: a route must name the legal text that allows it")
+		}
+		if strings.TrimSpace(r.LegalBasis.Purpose) == "" {
+			ps.Add(p+".legalBasis.purpose", "required: a route must say why the recipient needs the data")
+		}
+		for typ, fields := range r.Allow {
+			if !r.carries(typ) {
+				ps.Add(p+".allow."+typ, "the route does not carry type %q", typ)
+			}
+			for j, f := range fields {
+				if !pathRE.MatchString(f) {
+					ps.Add(fmt.Sprintf("%s.allow.%s[%d]", p, typ, j), "%q is not a field path like person.lastName or sentences[].kind", f)
+				}
+			}
+		}
+		for _, typ := range r.Types {
+			if _, ok := r.Allow[typ]; !ok {
+				ps.Add(p+".allow", "no field policy for type %q: declare the fields the destination may receive", typ)
+			}
+		}
+	}
+	return ps.Err()
+}
+
+func (r Route) carries(typ string) bool {
+	for _, t := range r.Types {
+		if t == typ {
+			return true
+		}
+	}
+	return false
+}
+
+// Embedded reports whether the hub must start its own broker.
+func (k Kafka) Embedded() bool { return len(k.Brokers) == 0 }

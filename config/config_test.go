@@ -1,0 +1,147 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func noEnv(string) string { return "" }
+
+const minimal = `
+database:
+  url: postgres://postgres@127.0.0.1:5432/postgres
+connectors:
+  prisme: {url: "http://127.0.0.1:8084"}
+routes:
+  - name: genesis-to-prisme
+    types: [penal-record]
+    destination: prisme
+    legalBasis: {reference: "Code pénitentiaire R240-1", purpose: "suivi SPIP"}
+    allow:
+      penal-record:
+        - person.lastName
+        - convictions[].offences[].natinf
+`
+
+func TestConfig(t *testing.T) {
+	t.Run("a minimal file gets every default", func(t *testing.T) {
+		c, err := Read(strings.NewReader(minimal), noEnv)
+		require.NoError(t, err)
+		assert.Equal(t, "json", c.Log.Format)
+		assert.True(t, c.Kafka.Embedded())
+		assert.Equal(t, 6, c.Kafka.Partitions)
+		assert.Equal(t, 1, c.Kafka.ReplicationFactor)
+		assert.Equal(t, "prisme", c.Connectors["prisme"].Kind)
+		assert.Equal(t, "http://127.0.0.1:8084", c.Connectors["prisme"].Settings["url"])
+		assert.Equal(t, 20, c.Delivery.MaxAttempts)
+	})
+	t.Run("the environment overrides the database URL and the brokers", func(t *testing.T) {
+		env := map[string]string{"DATABASE_URL": "postgres://u:secret@db/x", "PASSERELLE_KAFKA_BROKERS": "k1:9092, k2:9092"}
+		c, err := Read(strings.NewReader(minimal), func(k string) string { return env[k] })
+		require.NoError(t, err)
+		assert.Equal(t, "postgres://u:secret@db/x", c.Database.URL)
+		assert.Equal(t, []string{"k1:9092", "k2:9092"}, c.Kafka.Brokers)
+		assert.Equal(t, 3, c.Kafka.ReplicationFactor, "a real cluster replicates by default")
+	})
+	t.Run("every problem is reported at once with its path", func(t *testing.T) {
+		bad := `
+log: {format: xml}
+kafka: {brokers: [nohostport], partitions: 0}
+connectors:
+  Bad_Name: {}
+routes:
+  - name: r1
+    types: [penal-record]
+    destination: nowhere
+  - name: r1
+    types: []
+    destination: ""
+    legalBasis: {reference: x, purpose: y}
+    allow:
+      judgment: ["person..x"]
+`
+		_, err := Read(strings.NewReader(bad), noEnv)
+		var ps Problems
+		require.ErrorAs(t, err, &ps)
+		msg := err.Error()
+		for _, want := range []string{
+			"log.format: must be json or console",
+			"database.url: required",
+			"kafka.brokers[0]: must be host:port",
+			"connectors.Bad_Name: name must be lower-case",
+			"routes[0].destination: no connector named \"nowhere\"",
+			"routes[0].legalBasis.reference: required",
+			"routes[0].legalBasis.purpose: required",
+			"routes[0].allow: no field policy for type \"penal-record\"",
+			"routes[1].name: duplicate route name",
+			"routes[1].types: at least one canonical type",
+			"routes[1].destination: required",
+			"routes[1].allow.judgment: the route does not carry type",
+			"routes[1].allow.judgment[0]: \"person..x\" is not a field path",
+		} {
+			assert.Contains(t, msg, want)
+		}
+	})
+	t.Run("an unknown key is refused, not ignored", func(t *testing.T) {
+		_, err := Read(strings.NewReader(minimal+"\nloggin: {}\n"), noEnv)
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "loggin")
+	})
+	t.Run("a route without a legal basis refuses to load", func(t *testing.T) {
+		noBasis := strings.Replace(minimal, `legalBasis: {reference: "Code pénitentiaire R240-1", purpose: "suivi SPIP"}`, "", 1)
+		_, err := Read(strings.NewReader(noBasis), noEnv)
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "routes[0].legalBasis.reference: required")
+	})
+}
+
+func TestConnectorSettings(t *testing.T) {
+	type genesisConfig struct {
+		URL          string `yaml:"url"`
+		PollInterval string `yaml:"pollInterval"`
+	}
+	t.Run("known settings decode", func(t *testing.T) {
+		var g genesisConfig
+		ps := DecodeSettings(map[string]any{"url": "http://x", "pollInterval": "2s"}, &g, "connectors.genesis")
+		require.Empty(t, ps)
+		assert.Equal(t, "http://x", g.URL)
+	})
+	t.Run("an unknown setting is reported under the connector's path", func(t *testing.T) {
+		var g genesisConfig
+		ps := DecodeSettings(map[string]any{"ulr": "http://x"}, &g, "connectors.genesis")
+		require.Len(t, ps, 1)
+		assert.Equal(t, "connectors.genesis", ps[0].Path)
+		assert.Contains(t, ps[0].Message, "ulr")
+	})
+}
+
+func TestSecret(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "secret")
+	require.NoError(t, os.WriteFile(file, []byte("s3cret\n"), 0o600))
+	env := func(k string) string { return map[string]string{"PRISME_SECRET": "fromenv"}[k] }
+
+	v, err := Secret{Env: "PRISME_SECRET"}.Resolve(env)
+	require.NoError(t, err)
+	assert.Equal(t, "fromenv", v)
+	v, err = Secret{File: file}.Resolve(env)
+	require.NoError(t, err)
+	assert.Equal(t, "s3cret", v, "the trailing newline of a mounted secret is not part of it")
+
+	var ps Problems
+	Secret{}.Check("connectors.prisme.clientSecret", env, &ps)
+	Secret{Env: "MISSING"}.Check("connectors.prisme.clientSecret", env, &ps)
+	Secret{Env: "A", File: file}.Check("connectors.prisme.clientSecret", env, &ps)
+	require.Len(t, ps, 3)
+	assert.Contains(t, ps[0].Message, "required")
+	assert.Contains(t, ps[1].Message, "MISSING")
+	assert.Contains(t, ps[2].Message, "not both")
+	for _, p := range ps {
+		assert.NotContains(t, p.Message, "fromenv", "a problem never prints a secret")
+	}
+}
