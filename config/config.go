@@ -68,6 +68,12 @@ type Kafka struct {
 	// ReplicationFactor of the topics the hub creates. Default 1 with the embedded
 	// broker, 3 with a cluster.
 	ReplicationFactor int `yaml:"replicationFactor"`
+	// SessionTimeout of the delivery consumer groups: how long a dead hub process keeps
+	// its partitions before the group gives them to another. Default 10s (the broker
+	// may impose a minimum; Kafka's default minimum is 6s).
+	SessionTimeout time.Duration `yaml:"sessionTimeout"`
+	// HeartbeatInterval of the consumer groups. Default a third of SessionTimeout.
+	HeartbeatInterval time.Duration `yaml:"heartbeatInterval"`
 }
 
 // HTTP configures the HTTP server.
@@ -242,6 +248,12 @@ func (c *Config) fillDefaults() {
 			c.Kafka.ReplicationFactor = 3
 		}
 	}
+	if c.Kafka.SessionTimeout == 0 {
+		c.Kafka.SessionTimeout = 10 * time.Second
+	}
+	if c.Kafka.HeartbeatInterval == 0 {
+		c.Kafka.HeartbeatInterval = c.Kafka.SessionTimeout / 3
+	}
 	if c.HTTP.Listen == "" {
 		c.HTTP.Listen = "127.0.0.1:8080"
 	}
@@ -310,6 +322,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Kafka.ReplicationFactor < 1 {
 		ps.Add("kafka.replicationFactor", "must be at least 1")
+	}
+	if c.Kafka.HeartbeatInterval >= c.Kafka.SessionTimeout {
+		ps.Add("kafka.heartbeatInterval", "must be shorter than sessionTimeout (%s)", c.Kafka.SessionTimeout)
 	}
 	if !strings.Contains(c.HTTP.Listen, ":") {
 		ps.Add("http.listen", "must be host:port, not %q", c.HTTP.Listen)

@@ -1,0 +1,454 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/segmentio/kafka-go"
+	"go.uber.org/zap"
+
+	"passerelle/connectors"
+	"passerelle/internal/logging"
+	"passerelle/pipeline/bus"
+	"passerelle/pipeline/store"
+)
+
+// Consumer is one consumer group's reader (bus.Consumer).
+type Consumer interface {
+	Fetch(ctx context.Context) (kafka.Message, error)
+	Commit(ctx context.Context, msgs ...kafka.Message) error
+}
+
+// ErrDestinationStopped is returned by Deliverer.Run when most recent deliveries failed
+// permanently: an outage of the destination (or a change of its contract) must not
+// fill the quarantine. An operator resumes the destination once it is understood.
+var ErrDestinationStopped = errors.New("destination stopped")
+
+// Deliverer delivers one destination's messages: one consumer group, several lanes.
+// A person's messages always take the same lane (the Kafka key is the person), so they
+// are delivered in order; different persons are delivered concurrently.
+type Deliverer struct {
+	Destination string
+	Sink        connectors.Sink
+	Store       *store.Store
+	Routing     *Routing
+	Consumer    Consumer
+	Log         *zap.Logger
+	// Lanes is the number of concurrent deliveries. Default 16.
+	Lanes int
+	// BackoffMin and BackoffMax bound retry waits. Defaults 200ms and 30s.
+	BackoffMin, BackoffMax time.Duration
+	// Timeout bounds one attempt. Default 10s.
+	Timeout time.Duration
+	// FailureWindow and FailureRatio: the destination stops when FailureRatio of the
+	// last FailureWindow outcomes were permanent failures. Defaults 50 and 0.8.
+	FailureWindow int
+	FailureRatio  float64
+	// FlushEvery bounds how long an outcome waits to be recorded. Default 10ms.
+	FlushEvery time.Duration
+	// OnOutcome, when set, is called after each outcome is recorded (metrics, tests).
+	OnOutcome func(status string)
+}
+
+func (d *Deliverer) defaults() {
+	if d.Lanes == 0 {
+		d.Lanes = 16
+	}
+	if d.BackoffMin == 0 {
+		d.BackoffMin = 200 * time.Millisecond
+	}
+	if d.BackoffMax == 0 {
+		d.BackoffMax = 30 * time.Second
+	}
+	if d.Timeout == 0 {
+		d.Timeout = 10 * time.Second
+	}
+	if d.FailureWindow == 0 {
+		d.FailureWindow = 50
+	}
+	if d.FailureRatio == 0 {
+		d.FailureRatio = 0.8
+	}
+	if d.FlushEvery == 0 {
+		d.FlushEvery = 10 * time.Millisecond
+	}
+}
+
+// work is one fetched message on its way.
+type work struct {
+	km      kafka.Message
+	outcome *store.DeliveryOutcome // nil: nothing to record (already recorded elsewhere)
+	links   []store.Identifier
+	subject string
+}
+
+// Run delivers until ctx ends (nil) or the destination stops (ErrDestinationStopped).
+func (d *Deliverer) Run(ctx context.Context) error {
+	d.defaults()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+
+	lanes := make([]chan *work, d.Lanes)
+	// Each lane remembers the newest version of each fact it delivered: an outcome is
+	// recorded a few milliseconds after the delivery, and an older version of the same
+	// fact (same person, so same lane) must not slip through in between.
+	recent := make([]map[factKey]int64, d.Lanes)
+	done := make(chan *work, 4*d.Lanes)
+	offsets := newOffsetTracker()
+	breaker := newBreaker(d.FailureWindow, d.FailureRatio)
+
+	var wg sync.WaitGroup
+	for i := range lanes {
+		lanes[i] = make(chan *work, 64)
+		recent[i] = map[factKey]int64{}
+		wg.Go(func() {
+			for w := range lanes[i] {
+				if ctx.Err() != nil {
+					continue // drain: not recorded, not committed, redelivered later
+				}
+				if len(recent[i]) > 100_000 {
+					// Older entries are long recorded in PostgreSQL, which the
+					// delivery-state check reads.
+					clear(recent[i])
+				}
+				if err := d.handle(ctx, w, breaker, recent[i]); err != nil {
+					cancel(err)
+					continue
+				}
+				select {
+				case done <- w:
+				case <-ctx.Done():
+				}
+			}
+		})
+	}
+
+	recorderDone := make(chan struct{})
+	go func() {
+		defer close(recorderDone)
+		d.record(ctx, done, offsets)
+	}()
+
+	fetchErr := d.fetch(ctx, lanes, offsets)
+	for _, l := range lanes {
+		close(l)
+	}
+	wg.Wait()
+	cancel(fetchErr)
+	<-recorderDone
+	if cause := context.Cause(ctx); errors.Is(cause, ErrDestinationStopped) {
+		return cause
+	}
+	return nil
+}
+
+func (d *Deliverer) fetch(ctx context.Context, lanes []chan *work, offsets *offsetTracker) error {
+	for {
+		km, err := d.Consumer.Fetch(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			d.Log.Warn("fetch", logging.Destination(d.Destination), zap.Error(err))
+			sleep(ctx, time.Second)
+			continue
+		}
+		offsets.fetched(km)
+		h := fnv.New32a()
+		_, _ = h.Write(km.Key)
+		select {
+		case lanes[h.Sum32()%uint32(len(lanes))] <- &work{km: km}:
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+// handle decides the outcome of one message, delivering it when it must be.
+type factKey struct{ system, ref string }
+
+func (d *Deliverer) handle(ctx context.Context, w *work, br *breaker, recent map[factKey]int64) error {
+	m, err := bus.FromKafka(w.km)
+	if err != nil {
+		// Not a canonical message: nothing the hub published. Log and move on.
+		d.Log.Error("not a canonical message", logging.Topic(w.km.Topic), logging.Partition(w.km.Partition),
+			logging.Offset(w.km.Offset), zap.Error(err))
+		return nil
+	}
+	id, err := uuid.Parse(m.ID)
+	if err != nil {
+		d.Log.Error("message id is not a UUID", logging.Topic(w.km.Topic), logging.Offset(w.km.Offset))
+		return nil
+	}
+	var st store.DeliveryState
+	for {
+		states, err := d.Store.DeliveryStates(ctx, d.Destination, []uuid.UUID{id})
+		if err == nil {
+			var ok bool
+			if st, ok = states[id]; !ok || st.Status != store.StatusPending {
+				return nil // not routed here, or its outcome is already recorded
+			}
+			break
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		d.Log.Warn("read delivery state", logging.MessageID(m.ID), zap.Error(err))
+		sleep(ctx, time.Second)
+	}
+	route := d.Routing.Route(st.Route)
+	out := &store.DeliveryOutcome{MessageID: id, Destination: d.Destination, Route: st.Route, Attempts: st.Attempts}
+	w.outcome, w.subject = out, m.Subject
+	if route != nil {
+		out.LegalBasis = route.LegalBasis
+	}
+	fk := factKey{m.FactSystem, m.FactRef}
+	if v, ok := recent[fk]; st.NewerDelivered || (ok && v > m.FactVersion) {
+		out.Status = store.StatusSuperseded
+		return nil
+	}
+	raw, _ := json.Marshal(m)
+	var pol interface{ Apply([]byte) ([]byte, error) }
+	if route != nil {
+		if p := route.Policies[m.Type]; p != nil {
+			pol = p
+		}
+	}
+	if pol == nil {
+		out.Status, out.Error, out.Raw = store.StatusQuarantined, fmt.Sprintf("route %q does not carry %s to %s any more", st.Route, m.Type, d.Destination), raw
+		return nil
+	}
+	data, err := pol.Apply(m.Data)
+	if err != nil {
+		out.Status, out.Error, out.Raw = store.StatusQuarantined, "policy: "+err.Error(), raw
+		return nil
+	}
+	filtered := *m
+	filtered.Data = data
+
+	bo := newBackoff(d.BackoffMin, d.BackoffMax)
+	for {
+		out.Attempts++
+		actx, cancel := context.WithTimeout(ctx, d.Timeout)
+		rc, err := d.Sink.Deliver(actx, connectors.Delivery{Message: &filtered, IdempotencyKey: st.IdempotencyKey, Attempt: out.Attempts})
+		cancel()
+		switch {
+		case err == nil:
+			out.Status, out.ReceiptRef = store.StatusDelivered, rc.ID
+			out.Receipt = rc.Detail
+			if len(out.Receipt) > 0 && !json.Valid(out.Receipt) {
+				out.Receipt = nil
+			}
+			for _, i := range rc.Identifiers {
+				w.links = append(w.links, store.Identifier{System: i.System, Value: i.Value})
+			}
+			out.Identifiers = w.links
+			out.Subject = m.Subject
+			recent[fk] = max(recent[fk], m.FactVersion)
+			br.record(true)
+			return nil
+		case ctx.Err() != nil:
+			w.outcome = nil // shutting down: not recorded, redelivered later
+			return nil
+		case connectors.IsPermanent(err):
+			if br.record(false) {
+				w.outcome = nil
+				d.Log.Error("destination stopped: most recent deliveries were refused", logging.Destination(d.Destination),
+					zap.String("last_reason", err.Error()))
+				return fmt.Errorf("%w: %s: %d of the last %d deliveries were refused; last reason: %v",
+					ErrDestinationStopped, d.Destination, br.failures(), br.size, err)
+			}
+			out.Status, out.Error, out.Raw = store.StatusQuarantined, err.Error(), raw
+			return nil
+		default:
+			ra, _ := connectors.RetryAfter(err)
+			wait := bo.next(ra)
+			level := zap.DebugLevel // a few failures are a destination's ordinary life
+			if out.Attempts > 3 {
+				level = zap.WarnLevel
+			}
+			d.Log.Log(level, "delivery failed, will retry", logging.MessageID(m.ID), logging.Destination(d.Destination),
+				logging.Attempt(out.Attempts), zap.Duration("wait", wait), zap.Error(err))
+			if nerr := d.Store.NoteAttempt(ctx, id, d.Destination, out.Attempts, err.Error()); nerr != nil && ctx.Err() == nil {
+				d.Log.Warn("note attempt", zap.Error(nerr))
+			}
+			sleep(ctx, wait)
+		}
+	}
+}
+
+// record writes outcomes in batches, then commits the offsets that are done.
+func (d *Deliverer) record(ctx context.Context, done <-chan *work, offsets *offsetTracker) {
+	var batch []*work
+	ticker := time.NewTicker(d.FlushEvery)
+	defer ticker.Stop()
+	flush := func(ctx context.Context) {
+		if len(batch) == 0 {
+			return
+		}
+		var outs []store.DeliveryOutcome
+		for _, w := range batch {
+			if w.outcome != nil {
+				outs = append(outs, *w.outcome)
+			}
+		}
+		for {
+			// The outcome must be durable before the offset is committed; if the
+			// context ends first, the messages are redelivered and recorded then.
+			err := d.Store.RecordDeliveries(ctx, outs)
+			if err == nil {
+				break
+			}
+			if ctx.Err() != nil {
+				batch = nil
+				return
+			}
+			d.Log.Error("record deliveries", logging.Destination(d.Destination), zap.Error(err))
+			sleep(ctx, time.Second)
+		}
+		if d.OnOutcome != nil {
+			for _, o := range outs {
+				d.OnOutcome(o.Status)
+			}
+		}
+		var commits []kafka.Message
+		for _, w := range batch {
+			commits = append(commits, offsets.done(w.km)...)
+		}
+		if len(commits) > 0 {
+			if err := d.Consumer.Commit(context.WithoutCancel(ctx), commits...); err != nil {
+				// After a rebalance another member owns the partition: it will see the
+				// recorded outcomes and skip these messages.
+				d.Log.Warn("commit offsets", logging.Destination(d.Destination), zap.Error(err))
+			}
+		}
+		batch = batch[:0]
+	}
+	for {
+		select {
+		case w, ok := <-done:
+			if !ok {
+				flush(ctx)
+				return
+			}
+			batch = append(batch, w)
+			if len(batch) >= 256 {
+				flush(ctx)
+			}
+		case <-ticker.C:
+			flush(ctx)
+		case <-ctx.Done():
+			// Record what the lanes already delivered, within a bounded time, then stop.
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			for {
+				select {
+				case w := <-done:
+					batch = append(batch, w)
+				default:
+					flush(fctx)
+					return
+				}
+			}
+		}
+	}
+}
+
+// offsetTracker knows, per partition, which fetched offsets are done, and returns the
+// message to commit when a prefix of them is: offsets are committed in order, never
+// past a message still in flight.
+type offsetTracker struct {
+	mu    sync.Mutex
+	parts map[string]*partitionOffsets
+}
+
+type partitionOffsets struct {
+	queue []kafka.Message // fetched, in order
+	done  map[int64]bool
+}
+
+func newOffsetTracker() *offsetTracker { return &offsetTracker{parts: map[string]*partitionOffsets{}} }
+
+func partKey(km kafka.Message) string { return fmt.Sprintf("%s/%d", km.Topic, km.Partition) }
+
+func (t *offsetTracker) fetched(km kafka.Message) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	p := t.parts[partKey(km)]
+	if p == nil {
+		p = &partitionOffsets{done: map[int64]bool{}}
+		t.parts[partKey(km)] = p
+	}
+	p.queue = append(p.queue, km)
+}
+
+// done marks km done and returns the message to commit for its partition, if the
+// committed prefix advanced.
+func (t *offsetTracker) done(km kafka.Message) []kafka.Message {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	p := t.parts[partKey(km)]
+	if p == nil {
+		return nil
+	}
+	p.done[km.Offset] = true
+	var last *kafka.Message
+	for len(p.queue) > 0 && p.done[p.queue[0].Offset] {
+		m := p.queue[0]
+		delete(p.done, m.Offset)
+		p.queue = p.queue[1:]
+		last = &m
+	}
+	if last == nil {
+		return nil
+	}
+	return []kafka.Message{*last}
+}
+
+// breaker watches the last outcomes of a destination.
+type breaker struct {
+	mu    sync.Mutex
+	ring  []bool // true = permanent failure
+	next  int
+	size  int
+	ratio float64
+	full  bool
+}
+
+func newBreaker(size int, ratio float64) *breaker {
+	return &breaker{ring: make([]bool, size), size: size, ratio: ratio}
+}
+
+// record adds an outcome and reports whether the destination must stop.
+func (b *breaker) record(ok bool) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.ring[b.next] = !ok
+	b.next = (b.next + 1) % b.size
+	if b.next == 0 {
+		b.full = true
+	}
+	return b.full && float64(b.failuresLocked()) >= b.ratio*float64(b.size)
+}
+
+func (b *breaker) failures() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.failuresLocked()
+}
+
+func (b *breaker) failuresLocked() int {
+	n := 0
+	for _, f := range b.ring {
+		if f {
+			n++
+		}
+	}
+	return n
+}

@@ -1,0 +1,238 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"sort"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"passerelle/config"
+	"passerelle/connectors"
+	"passerelle/internal/logging"
+	"passerelle/pipeline/bus"
+	"passerelle/pipeline/store"
+	"passerelle/schemas"
+)
+
+// Hub is one `passerelle serve` process: the sources it may lead, the relay, one
+// deliverer per destination, and the HTTP server. Several hubs on the same PostgreSQL
+// and Kafka share the work: each polling source and the relay run in one process at a
+// time (leases), the consumer groups spread the partitions.
+type Hub struct {
+	Config    *config.Config
+	Instances map[string]*connectors.Instance
+	Log       *zap.Logger
+	// OnReady, when set, is called once everything is started (tests, the demo).
+	OnReady func(*Running)
+}
+
+// Running is what a started hub exposes (to the HTTP handlers, the tests, the demo).
+type Running struct {
+	Store    *store.Store
+	Schemas  *schemas.Registry
+	Routing  *Routing
+	Ingester *Ingester
+	Brokers  []string
+	HTTPAddr string
+
+	mu      sync.Mutex
+	stopped map[string]string // destination → why it stopped
+}
+
+// Stopped returns the destinations that stopped, with why.
+func (r *Running) Stopped() map[string]string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make(map[string]string, len(r.stopped))
+	for k, v := range r.stopped {
+		out[k] = v
+	}
+	return out
+}
+
+// Prepare compiles what does not need the network: the schemas and the routes. It
+// reports every problem of the configuration with its path.
+func Prepare(cfg *config.Config, instances map[string]*connectors.Instance) (*schemas.Registry, *Routing, error) {
+	reg, err := schemas.Load()
+	if err != nil {
+		return nil, nil, err
+	}
+	recipients := map[string]string{}
+	for name, inst := range instances {
+		if inst.Sink != nil {
+			recipients[name] = inst.Recipient
+		}
+	}
+	routing, ps := NewRouting(cfg, Catalog{reg}, recipients)
+	if len(ps) > 0 {
+		return nil, nil, ps.Err()
+	}
+	return reg, routing, nil
+}
+
+// Run starts everything and blocks until ctx ends, then stops within a bounded time.
+func (h *Hub) Run(ctx context.Context) error {
+	cfg, log := h.Config, h.Log
+	reg, routing, err := Prepare(cfg, h.Instances)
+	if err != nil {
+		return err
+	}
+	st, err := store.Open(ctx, cfg.Database.URL, store.Options{MaxConns: cfg.Database.MaxConns, AuditKey: []byte(os.Getenv("PASSERELLE_AUDIT_KEY"))})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	brokers := cfg.Kafka.Brokers
+	if cfg.Kafka.Embedded() {
+		// The embedded broker accepts short sessions, so that a crashed process's
+		// partitions move within seconds (the configured sessionTimeout decides).
+		emb, err := bus.StartEmbedded(ctx, bus.EmbeddedOptions{Addr: cfg.Kafka.EmbeddedAddr, Partitions: cfg.Kafka.Partitions,
+			GroupMinSessionTimeout: time.Second, Logger: log.Named("broker")})
+		if err != nil {
+			return err
+		}
+		defer emb.Close()
+		brokers = emb.Addrs()
+		log.Info("embedded Kafka broker started (in memory: use a real cluster in production)", zap.Strings("brokers", brokers))
+	}
+	topics := bus.Topics(cfg.Kafka.TopicPrefix)
+	if err := bus.EnsureTopics(ctx, brokers, topics, cfg.Kafka.Partitions, cfg.Kafka.ReplicationFactor); err != nil {
+		return err
+	}
+	pub, err := bus.NewPublisher(bus.PublisherConfig{Brokers: brokers, Logger: log.Named("publisher")})
+	if err != nil {
+		return err
+	}
+	defer func() { _ = pub.Close() }()
+
+	run := &Running{Store: st, Schemas: reg, Routing: routing, Brokers: brokers, stopped: map[string]string{}}
+	run.Ingester = &Ingester{Store: st, Schemas: reg, Routing: routing, Log: log.Named("ingest")}
+
+	srv, addr, err := h.serveHTTP(run)
+	if err != nil {
+		return err
+	}
+	run.HTTPAddr = addr
+
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		r := &Relay{Store: st, Publisher: pub, TopicPrefix: cfg.Kafka.TopicPrefix, Log: log.Named("relay")}
+		_ = r.Run(ctx)
+	})
+	dests := routing.Destinations()
+	names := make([]string, 0, len(dests))
+	for d := range dests {
+		names = append(names, d)
+	}
+	sort.Strings(names)
+	for _, dest := range names {
+		inst := h.Instances[dest]
+		var topicsOf []string
+		for _, t := range dests[dest] {
+			topicsOf = append(topicsOf, bus.TopicFor(cfg.Kafka.TopicPrefix, t))
+		}
+		cons, err := bus.NewConsumer(ctx, bus.ConsumerConfig{
+			Brokers: brokers, Group: "passerelle.deliver." + dest, Topics: topicsOf,
+			SessionTimeout: cfg.Kafka.SessionTimeout, HeartbeatInterval: cfg.Kafka.HeartbeatInterval,
+			Logger: log.Named("consumer").With(logging.Destination(dest)),
+		})
+		if err != nil {
+			return err
+		}
+		d := &Deliverer{Destination: dest, Sink: inst.Sink, Store: st, Routing: routing, Consumer: cons, Log: log.Named("deliver"),
+			BackoffMin: cfg.Delivery.BackoffMin, BackoffMax: cfg.Delivery.BackoffMax, Timeout: cfg.Delivery.Timeout,
+			FailureWindow: cfg.Delivery.FailureWindow, FailureRatio: cfg.Delivery.FailureRatio}
+		wg.Go(func() {
+			defer func() { _ = cons.Close() }()
+			if err := d.Run(ctx); errors.Is(err, ErrDestinationStopped) {
+				run.mu.Lock()
+				run.stopped[dest] = err.Error()
+				run.mu.Unlock()
+			}
+		})
+	}
+	for name, inst := range h.Instances {
+		if inst.Source == nil {
+			continue
+		}
+		r := &SourceRunner{Name: name, Source: inst.Source, Ingester: run.Ingester, Store: st, Log: log.Named("source")}
+		wg.Go(func() { _ = r.Run(ctx) })
+	}
+	log.Info("hub started", zap.String("http", addr), logging.Count(len(routing.Routes())))
+	if h.OnReady != nil {
+		h.OnReady(run)
+	}
+
+	<-ctx.Done()
+	log.Info("hub stopping")
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(shutdown)
+	waited := make(chan struct{})
+	go func() { wg.Wait(); close(waited) }()
+	select {
+	case <-waited:
+	case <-shutdown.Done():
+		log.Warn("hub: parts still running at the end of the shutdown delay")
+	}
+	for name, inst := range h.Instances {
+		if inst.Close != nil {
+			if err := inst.Close(); err != nil {
+				log.Warn("close connector", logging.Connector(name), zap.Error(err))
+			}
+		}
+	}
+	return nil
+}
+
+func (h *Hub) serveHTTP(run *Running) (*http.Server, string, error) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if err := run.Store.Pool().Ping(r.Context()); err != nil {
+			http.Error(w, "postgresql: unreachable", http.StatusServiceUnavailable)
+			return
+		}
+		if stopped := run.Stopped(); len(stopped) > 0 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			for d, why := range stopped {
+				_, _ = fmt.Fprintf(w, "destination %s stopped: %s\n", d, why)
+			}
+			return
+		}
+		_, _ = w.Write([]byte("ready\n"))
+	})
+	ln, err := net.Listen("tcp", h.Config.HTTP.Listen)
+	if err != nil {
+		return nil, "", fmt.Errorf("hub: listen %s: %w", h.Config.HTTP.Listen, err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	return srv, ln.Addr().String(), nil
+}
+
+// Catalog adapts the schema registry to what routing needs.
+type Catalog struct{ Reg *schemas.Registry }
+
+// CanonicalType returns the CloudEvents type of a short name or type.
+func (c Catalog) CanonicalType(q string) (string, bool) {
+	t, ok := c.Reg.Lookup(q)
+	return t.Type, ok
+}
+
+// SchemaByID returns a schema document by $id.
+func (c Catalog) SchemaByID(id string) ([]byte, bool) { return c.Reg.Schema(id) }
+
+// SchemaID returns the $id of a type's schema.
+func (c Catalog) SchemaID(typ string) string {
+	t, _ := c.Reg.Lookup(typ)
+	return t.ID
+}

@@ -1,0 +1,171 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"passerelle/canonical"
+	"passerelle/connectors"
+	"passerelle/internal/jsonstrict"
+	"passerelle/internal/logging"
+	"passerelle/pipeline/store"
+	"passerelle/schemas"
+)
+
+// Ingester turns a source's facts into committed outbox rows: it resolves each
+// message's person, validates it against its canonical schema, and commits the valid
+// messages, the rejected inputs and the source's checkpoint in one transaction.
+// It is safe for concurrent use.
+type Ingester struct {
+	Store   *store.Store
+	Schemas *schemas.Registry
+	Routing *Routing
+	Log     *zap.Logger
+}
+
+// Ingested is the outcome of one Ingest call.
+type Ingested struct {
+	store.IngestResult
+	// Messages are the messages that passed validation, in order (Outcomes match them).
+	Messages []*canonical.Message
+	// FactOf maps each of Messages to the index of its fact.
+	FactOf []int
+	// Rejected maps the index of each rejected fact to its quarantine id.
+	Rejected map[int]int64
+}
+
+// Ingest validates and commits facts from connector on db (the source's lease, or the
+// pool for push sources), with the source's new checkpoint (nil: unchanged).
+func (in *Ingester) Ingest(ctx context.Context, db store.Beginner, connector string, facts []connectors.Fact, checkpoint *string) (Ingested, error) {
+	out := Ingested{Rejected: map[int]int64{}}
+	type pending struct {
+		fact int
+		msg  *canonical.Message
+		data any
+	}
+	var (
+		candidates []pending
+		rejections []store.Rejection
+		rejFact    []int
+	)
+	reject := func(i int, r store.Rejection) {
+		f := facts[i]
+		r.Raw, r.ContentType, r.Fact = f.Raw, f.ContentType, f.Fact
+		rejections = append(rejections, r)
+		rejFact = append(rejFact, i)
+	}
+	for i, f := range facts {
+		if f.Err != nil {
+			stage := f.Stage
+			if stage == "" {
+				stage = "decode"
+			}
+			reject(i, store.Rejection{Stage: stage, Reason: f.Err.Error()})
+			continue
+		}
+		if len(f.Messages) == 0 {
+			continue
+		}
+		var batch []pending
+		for _, m := range f.Messages {
+			data, err := jsonstrict.Decode(m.Data)
+			if err != nil {
+				batch = nil
+				reject(i, store.Rejection{Stage: "map", Reason: "the connector produced data that is not JSON"})
+				break
+			}
+			batch = append(batch, pending{fact: i, msg: m, data: data})
+		}
+		candidates = append(candidates, batch...)
+	}
+
+	// Resolve the persons of the messages that have no subject yet.
+	var persons [][]store.Identifier
+	var need []int
+	for j, c := range candidates {
+		if c.msg.Subject == "" {
+			need = append(need, j)
+			persons = append(persons, identifiersOf(c.msg.Data))
+		}
+	}
+	if len(need) > 0 {
+		ids, err := in.Store.ResolvePersons(ctx, persons)
+		if err != nil {
+			return out, fmt.Errorf("pipeline: ingest %s: %w", connector, err)
+		}
+		for k, j := range need {
+			candidates[j].msg.Subject = ids[k]
+		}
+	}
+
+	// Validate; a fact with an invalid message is rejected whole (its raw bytes go to
+	// quarantine, and a replay re-reads all of its messages).
+	invalid := map[int]bool{}
+	for _, c := range candidates {
+		if invalid[c.fact] {
+			continue
+		}
+		if err := in.Schemas.Validate(envelopeDoc(c.msg, c.data)); err != nil {
+			invalid[c.fact] = true
+			reject(c.fact, rejectionOf(err))
+		}
+	}
+	for _, c := range candidates {
+		if !invalid[c.fact] {
+			out.Messages = append(out.Messages, c.msg)
+			out.FactOf = append(out.FactOf, c.fact)
+		}
+	}
+
+	res, err := in.Store.Ingest(ctx, db, store.IngestBatch{
+		Connector: connector, Messages: out.Messages, Rejections: rejections, Checkpoint: checkpoint, Targets: in.Routing.Targets,
+	})
+	if err != nil {
+		return out, err
+	}
+	out.IngestResult = res
+	for k, i := range rejFact {
+		out.Rejected[i] = res.Quarantined[k]
+	}
+	if n := len(rejections); n > 0 {
+		in.Log.Warn("inputs quarantined", logging.Connector(connector), logging.Count(n), logging.Stage(rejections[0].Stage))
+	}
+	return out, nil
+}
+
+// envelopeDoc is the structured CloudEvent of m, with data already decoded, as the
+// validator takes it.
+func envelopeDoc(m *canonical.Message, data any) map[string]any {
+	doc := map[string]any{
+		"specversion": m.SpecVersion, "id": m.ID, "source": m.Source, "type": m.Type,
+		"time": m.Time.UTC().Format(time.RFC3339Nano), "subject": m.Subject,
+		"dataschema": m.DataSchema, "factsystem": m.FactSystem, "factref": m.FactRef,
+		"factversion": json.Number(fmt.Sprint(m.FactVersion)), "data": data,
+	}
+	if m.DataContentType != "" {
+		doc["datacontenttype"] = m.DataContentType
+	}
+	return doc
+}
+
+// rejectionOf turns a validation error into a quarantine reason without values.
+func rejectionOf(err error) store.Rejection {
+	var ve *schemas.ValidationError
+	if !errors.As(err, &ve) {
+		return store.Rejection{Stage: "validate", Reason: "validation failed"}
+	}
+	r := store.Rejection{Stage: "validate"}
+	parts := make([]string, 0, len(ve.Violations))
+	for _, v := range ve.Violations {
+		r.Violations = append(r.Violations, store.Violation{Pointer: v.Pointer, Keyword: v.Keyword})
+		parts = append(parts, v.Redacted())
+	}
+	r.Reason = "invalid canonical message: " + strings.Join(parts, "; ")
+	return r
+}

@@ -1,0 +1,149 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"go.uber.org/zap"
+
+	"passerelle/internal/logging"
+	"passerelle/pipeline/bus"
+	"passerelle/pipeline/store"
+)
+
+// Publisher publishes Kafka messages and returns once the broker acknowledged all of
+// them (bus.Publisher).
+type Publisher interface {
+	Publish(ctx context.Context, msgs ...kafka.Message) error
+}
+
+// Relay publishes the outbox to Kafka. One process of a deployment runs it at a time
+// (lease "relay"); the others wait to take over.
+type Relay struct {
+	Store       *store.Store
+	Publisher   Publisher
+	TopicPrefix string
+	Log         *zap.Logger
+	// Batch is the number of rows published at once. Default 1000.
+	Batch int
+	// Idle is the pause when the outbox is empty. Default 20ms.
+	Idle time.Duration
+	// SweepEvery is how often unsettled rows are looked for. Default 30s.
+	SweepEvery time.Duration
+	// SweepAge is how long after publication a row without every outcome is published
+	// again. Default 2m.
+	SweepAge time.Duration
+}
+
+func (r *Relay) defaults() {
+	if r.Batch == 0 {
+		r.Batch = 1000
+	}
+	if r.Idle == 0 {
+		r.Idle = 20 * time.Millisecond
+	}
+	if r.SweepEvery == 0 {
+		r.SweepEvery = 30 * time.Second
+	}
+	if r.SweepAge == 0 {
+		r.SweepAge = 2 * time.Minute
+	}
+}
+
+// Run relays until ctx ends.
+func (r *Relay) Run(ctx context.Context) error {
+	r.defaults()
+	for ctx.Err() == nil {
+		lease, err := r.Store.AcquireLease(ctx, "relay", time.Second)
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			r.Log.Error("relay lease", zap.Error(err))
+			sleep(ctx, time.Second)
+			continue
+		}
+		r.Log.Info("relay started")
+		err = r.lead(ctx, lease)
+		lease.Release()
+		if err != nil && ctx.Err() == nil {
+			r.Log.Error("relay stopped, will try again", zap.Error(err))
+			sleep(ctx, time.Second)
+		}
+	}
+	return nil
+}
+
+func (r *Relay) lead(ctx context.Context, lease *store.Lease) error {
+	lastSweep, lastCheck := time.Now(), time.Now()
+	backoff := newBackoff(100*time.Millisecond, 5*time.Second)
+	for ctx.Err() == nil {
+		if time.Since(lastCheck) > 5*time.Second {
+			if err := lease.Check(ctx); err != nil {
+				return err
+			}
+			lastCheck = time.Now()
+		}
+		rows, err := r.Store.Unpublished(ctx, r.Batch)
+		sweeping := false
+		if err == nil && len(rows) == 0 && time.Since(lastSweep) > r.SweepEvery {
+			lastSweep = time.Now()
+			rows, err = r.Store.Unsettled(ctx, r.SweepAge, r.Batch)
+			sweeping = true
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			r.Log.Warn("relay: read outbox", zap.Error(err))
+			sleep(ctx, backoff.next(0))
+			continue
+		}
+		if len(rows) == 0 {
+			sleep(ctx, r.Idle)
+			continue
+		}
+		if err := r.publish(ctx, rows); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			// The broker did not acknowledge: nothing is marked, the same rows go again.
+			r.Log.Warn("relay: publish", zap.Error(err), logging.Count(len(rows)))
+			sleep(ctx, backoff.next(0))
+			continue
+		}
+		backoff.reset()
+		if sweeping {
+			r.Log.Info("relay: published again messages still without every outcome", logging.Count(len(rows)))
+		}
+	}
+	return nil
+}
+
+func (r *Relay) publish(ctx context.Context, rows []store.OutboxMessage) error {
+	msgs := make([]kafka.Message, len(rows))
+	seqs := make([]int64, len(rows))
+	for i, row := range rows {
+		msgs[i] = bus.ToKafka(row.Message, bus.TopicFor(r.TopicPrefix, row.Message.Type))
+		seqs[i] = row.Seq
+	}
+	if err := r.Publisher.Publish(ctx, msgs...); err != nil {
+		return err
+	}
+	// A crash here publishes the rows again: consumers skip what they recorded.
+	if err := r.Store.MarkPublished(context.WithoutCancel(ctx), seqs); err != nil {
+		return errors.Join(errors.New("published but not marked"), err)
+	}
+	return nil
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}

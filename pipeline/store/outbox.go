@@ -1,0 +1,131 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"passerelle/canonical"
+)
+
+// OutboxMessage is an outbox row as the relay reads it.
+type OutboxMessage struct {
+	Seq     int64
+	Message *canonical.Message
+}
+
+const outboxColumns = `seq, id, type, subject, source, dataschema, fact_system, fact_ref, fact_version, event_time, data`
+
+func scanOutbox(rows pgx.Rows) ([]OutboxMessage, error) {
+	defer rows.Close()
+	var out []OutboxMessage
+	for rows.Next() {
+		var om OutboxMessage
+		var id uuid.UUID
+		var data []byte
+		m := &canonical.Message{SpecVersion: "1.0", DataContentType: "application/json"}
+		if err := rows.Scan(&om.Seq, &id, &m.Type, &m.Subject, &m.Source, &m.DataSchema, &m.FactSystem, &m.FactRef,
+			&m.FactVersion, &m.Time, &data); err != nil {
+			return nil, err
+		}
+		m.ID = id.String()
+		m.Data = json.RawMessage(data)
+		om.Message = m
+		out = append(out, om)
+	}
+	return out, rows.Err()
+}
+
+// Unpublished returns up to limit outbox rows the broker has not acknowledged yet, in
+// acceptance order.
+func (s *Store) Unpublished(ctx context.Context, limit int) ([]OutboxMessage, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+outboxColumns+` FROM outbox
+		WHERE published_at IS NULL AND data IS NOT NULL ORDER BY seq LIMIT $1`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: unpublished: %w", err)
+	}
+	out, err := scanOutbox(rows)
+	if err != nil {
+		return nil, fmt.Errorf("store: unpublished: %w", err)
+	}
+	return out, nil
+}
+
+// Unsettled returns up to limit rows published more than age ago that some destination
+// has still not recorded an outcome for: the sweeper publishes them again, since a
+// broker may have lost them.
+func (s *Store) Unsettled(ctx context.Context, age time.Duration, limit int) ([]OutboxMessage, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+outboxColumns+` FROM outbox
+		WHERE settled_at IS NULL AND published_at IS NOT NULL AND published_at < now() - $1::interval AND data IS NOT NULL
+		ORDER BY published_at LIMIT $2`, age.String(), limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: unsettled: %w", err)
+	}
+	out, err := scanOutbox(rows)
+	if err != nil {
+		return nil, fmt.Errorf("store: unsettled: %w", err)
+	}
+	return out, nil
+}
+
+// MarkPublished records that the broker acknowledged these rows.
+func (s *Store) MarkPublished(ctx context.Context, seqs []int64) error {
+	if len(seqs) == 0 {
+		return nil
+	}
+	_, err := s.pool.Exec(ctx, `UPDATE outbox SET published_at = now(), publish_count = publish_count + 1 WHERE seq = ANY($1)`, seqs)
+	if err != nil {
+		return fmt.Errorf("store: mark published: %w", err)
+	}
+	return nil
+}
+
+// Message returns one outbox message by id.
+func (s *Store) Message(ctx context.Context, id uuid.UUID) (*canonical.Message, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+outboxColumns+` FROM outbox WHERE id = $1`, id)
+	if err != nil {
+		return nil, fmt.Errorf("store: message: %w", err)
+	}
+	out, err := scanOutbox(rows)
+	if err != nil {
+		return nil, fmt.Errorf("store: message: %w", err)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("store: message %s: %w", id, ErrNotFound)
+	}
+	return out[0].Message, nil
+}
+
+// Backlog counts what is waiting: outbox rows not yet published, and pending deliveries.
+type Backlog struct {
+	Unpublished int64
+	Unsettled   int64
+	Pending     map[string]int64 // per destination
+}
+
+// Backlog reports the current backlog.
+func (s *Store) Backlog(ctx context.Context) (Backlog, error) {
+	b := Backlog{Pending: map[string]int64{}}
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE published_at IS NULL), count(*) FILTER (WHERE settled_at IS NULL) FROM outbox`).
+		Scan(&b.Unpublished, &b.Unsettled); err != nil {
+		return b, fmt.Errorf("store: backlog: %w", err)
+	}
+	rows, err := s.pool.Query(ctx, `SELECT destination, count(*) FROM deliveries WHERE status = 'pending' GROUP BY destination`)
+	if err != nil {
+		return b, fmt.Errorf("store: backlog: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var d string
+		var n int64
+		if err := rows.Scan(&d, &n); err != nil {
+			return b, fmt.Errorf("store: backlog: %w", err)
+		}
+		b.Pending[d] = n
+	}
+	return b, rows.Err()
+}

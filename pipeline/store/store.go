@@ -1,0 +1,58 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Store is the PostgreSQL system of record. It is safe for concurrent use.
+type Store struct {
+	pool     *pgxpool.Pool
+	auditKey []byte
+	now      func() time.Time
+}
+
+// Options tune a Store.
+type Options struct {
+	// MaxConns caps the connection pool. Default 16.
+	MaxConns int32
+	// AuditKey, when set, keys the audit chain (HMAC-SHA256) so that someone who can
+	// write to the database but does not hold the key cannot recompute a valid chain
+	// after tampering. Default: none (plain SHA-256, still detects any edit that does
+	// not rewrite every later row).
+	AuditKey []byte
+}
+
+// Open connects to PostgreSQL at url and applies the migrations.
+func Open(ctx context.Context, url string, opts Options) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("store: database url: %w", err)
+	}
+	cfg.MaxConns = 16
+	if opts.MaxConns > 0 {
+		cfg.MaxConns = opts.MaxConns
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("store: connect: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("store: connect: %w", err)
+	}
+	if err := Migrate(ctx, pool); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return &Store{pool: pool, auditKey: opts.AuditKey, now: time.Now}, nil
+}
+
+// Pool is the underlying connection pool, for the parts that need their own queries.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// Close closes the pool.
+func (s *Store) Close() { s.pool.Close() }
