@@ -1,0 +1,84 @@
+package bus
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/segmentio/kafka-go"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"passerelle/canonical"
+)
+
+func TestTopicForJoinsPrefixAndTypeWithOneDot(t *testing.T) {
+	for _, c := range []struct{ prefix, want string }{
+		{"passerelle", "passerelle.fr.justice.penal-record.v1"},
+		{"passerelle.", "passerelle.fr.justice.penal-record.v1"},
+		{"", "fr.justice.penal-record.v1"},
+		{"acme.passerelle", "acme.passerelle.fr.justice.penal-record.v1"},
+	} {
+		assert.Equal(t, c.want, TopicFor(c.prefix, canonical.TypePenalRecord), "prefix %q", c.prefix)
+	}
+}
+
+func TestTopicsNamesOneValidTopicPerCanonicalType(t *testing.T) {
+	topics := Topics("passerelle.")
+	require.Len(t, topics, len(canonical.Types()))
+	for i, ti := range canonical.Types() {
+		assert.Equal(t, "passerelle."+ti.Type, topics[i])
+	}
+	require.NoError(t, checkTopicNames(topics))
+}
+
+func TestEnsureTopicsCreatesTheMissingTopicsAndLeavesTheOthers(t *testing.T) {
+	b := startBroker(t, 3, "passerelle.existing")
+	brokers := b.Addrs()
+
+	require.NoError(t, EnsureTopics(t.Context(), brokers, []string{"passerelle.existing", "passerelle.new"}, 6, 1))
+	assert.Equal(t, 3, partitionCount(t, brokers, "passerelle.existing"), "an existing topic keeps its partitions")
+	assert.Equal(t, 6, partitionCount(t, brokers, "passerelle.new"))
+
+	// Idempotent: everything exists now.
+	require.NoError(t, EnsureTopics(t.Context(), brokers, []string{"passerelle.existing", "passerelle.new"}, 6, 1))
+	// A topic named twice is created once.
+	require.NoError(t, EnsureTopics(t.Context(), brokers, []string{"passerelle.twice", "passerelle.twice"}, 2, 1))
+	assert.Equal(t, 2, partitionCount(t, brokers, "passerelle.twice"))
+}
+
+func TestEnsureTopicsMakesTopicsAPublisherCanUseAtOnce(t *testing.T) {
+	b := startBroker(t, 1)
+	topics := Topics("passerelle")
+	require.NoError(t, EnsureTopics(t.Context(), b.Addrs(), topics, 6, 1))
+	p := newTestPublisher(t, b.Addrs())
+	for _, topic := range topics {
+		publishSubjects(t, p, topic, []string{"P-1", "P-2"}, 1)
+	}
+}
+
+func TestEnsureTopicsReportsWhatTheBrokerRefuses(t *testing.T) {
+	b := startBroker(t, 1)
+	err := EnsureTopics(t.Context(), b.Addrs(), []string{"passerelle.replicated"}, 3, 3)
+	require.ErrorIs(t, err, kafka.InvalidReplicationFactor, "one broker cannot hold three replicas")
+	assert.Contains(t, err.Error(), "passerelle.replicated")
+}
+
+func TestEnsureTopicsRefusesArgumentsThatCannotWork(t *testing.T) {
+	brokers := []string{"127.0.0.1:1"} // never contacted
+	for name, call := range map[string]func() error{
+		"no broker":            func() error { return EnsureTopics(t.Context(), nil, []string{"a"}, 1, 1) },
+		"no partition":         func() error { return EnsureTopics(t.Context(), brokers, []string{"a"}, 0, 1) },
+		"no replica":           func() error { return EnsureTopics(t.Context(), brokers, []string{"a"}, 1, 0) },
+		"an empty topic name":  func() error { return EnsureTopics(t.Context(), brokers, []string{""}, 1, 1) },
+		"a reserved name":      func() error { return EnsureTopics(t.Context(), brokers, []string{".."}, 1, 1) },
+		"a space in a name":    func() error { return EnsureTopics(t.Context(), brokers, []string{"a b"}, 1, 1) },
+		"a name too long":      func() error { return EnsureTopics(t.Context(), brokers, []string{strings.Repeat("a", 250)}, 1, 1) },
+		"a non-ASCII name":     func() error { return EnsureTopics(t.Context(), brokers, []string{"fiche-pénale"}, 1, 1) },
+		"a replication > 2^15": func() error { return EnsureTopics(t.Context(), brokers, []string{"a"}, 1, 40000) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			require.ErrorIs(t, call(), ErrInvalidConfig)
+		})
+	}
+	require.NoError(t, EnsureTopics(t.Context(), brokers, nil, 1, 1), "nothing to create, nothing contacted")
+}
