@@ -261,7 +261,7 @@ func (d *Deliverer) handle(ctx context.Context, w *work, br *breaker, recent map
 				w.outcome = nil
 				d.Log.Error("destination stopped: most recent deliveries were refused", logging.Destination(d.Destination),
 					zap.String("last_reason", err.Error()))
-				return fmt.Errorf("%w: %s: %d of the last %d deliveries were refused; last reason: %v",
+				return fmt.Errorf("%w: %s: %d of the last %d deliveries were refused; last reason: %w",
 					ErrDestinationStopped, d.Destination, br.failures(), br.size, err)
 			}
 			out.Status, out.Error, out.Raw = store.StatusQuarantined, err.Error(), raw

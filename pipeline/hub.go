@@ -210,7 +210,7 @@ func (h *Hub) serveHTTP(run *Running) (*http.Server, string, error) {
 		}
 		_, _ = w.Write([]byte("ready\n"))
 	})
-	ln, err := net.Listen("tcp", h.Config.HTTP.Listen)
+	ln, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", h.Config.HTTP.Listen)
 	if err != nil {
 		return nil, "", fmt.Errorf("hub: listen %s: %w", h.Config.HTTP.Listen, err)
 	}

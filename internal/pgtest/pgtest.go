@@ -38,7 +38,7 @@ func ServerURL(tb testing.TB) string {
 		}
 		_, file, _, _ := runtime.Caller(0)
 		script := filepath.Join(filepath.Dir(file), "..", "..", "scripts", "pg-ensure.sh")
-		out, err := exec.Command(script).Output() //nolint:gosec // the repository's own script.
+		out, err := exec.CommandContext(context.Background(), script).Output() //nolint:gosec // the repository's own script, at a path derived from this file.
 		if err != nil {
 			var stderr string
 			if ee, ok := err.(*exec.ExitError); ok { //nolint:errorlint // exec returns *ExitError directly.

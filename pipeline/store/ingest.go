@@ -328,4 +328,3 @@ func insertQuarantine(ctx context.Context, tx pgx.Tx, connector string, rs []Rej
 	}
 	return ids, nil
 }
-

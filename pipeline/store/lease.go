@@ -26,7 +26,7 @@ type Lease struct {
 func LeaseKey(name string) int64 {
 	h := fnv.New64a()
 	_, _ = h.Write([]byte("passerelle:lease:" + name))
-	return int64(h.Sum64()) //nolint:gosec // any 64-bit value is a valid key; wrapping is intended.
+	return int64(h.Sum64())
 }
 
 // AcquireLease blocks until this process holds the lease name, trying again every

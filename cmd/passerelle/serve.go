@@ -1,0 +1,81 @@
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+	"go.uber.org/zap"
+
+	"passerelle/config"
+	"passerelle/connectors"
+	"passerelle/connectors/builtin"
+	"passerelle/internal/logging"
+	"passerelle/pipeline"
+	"passerelle/pipeline/bus"
+)
+
+func newServeCmd() *cobra.Command {
+	var cfgPath string
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the hub: sources, relay, deliveries and the HTTP server",
+		Long: `Runs the hub with the configuration FILE until interrupted (SIGINT, SIGTERM), then
+stops within 10 seconds. Several processes may run on the same PostgreSQL and Kafka:
+each polling source and the relay run in one of them at a time, and the delivery
+consumer groups share the partitions. With no Kafka brokers configured, an embedded
+broker is started in this process (in memory: for demos and tests).`,
+		Args: cobraArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, instances, err := build(cfgPath)
+			if err != nil {
+				return &exitError{code: 1, msg: err.Error()}
+			}
+			log, err := logging.New(cfg.Log.Format, cfg.Log.Level, os.Stderr)
+			if err != nil {
+				return err
+			}
+			defer func() { _ = log.Sync() }()
+			hub := &pipeline.Hub{Config: cfg, Instances: instances, Log: log}
+			return hub.Run(cmd.Context())
+		},
+	}
+	cmd.Flags().StringVarP(&cfgPath, "config", "c", "passerelle.yaml", "configuration file")
+	return cmd
+}
+
+func newBrokerCmd() *cobra.Command {
+	var addr string
+	cmd := &cobra.Command{
+		Use:   "broker",
+		Short: "Run the embedded Kafka-protocol broker as its own process",
+		Long: `Runs the in-memory Kafka-protocol broker (the one serve starts when no broker is
+configured) as a process of its own, so that several hub processes, the demo and the
+crash tests can share it and a hub can be killed without losing the broker. It keeps
+everything in memory: it is not a production broker.`,
+		Args: cobraArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			_, _ = fmt.Fprintf(cmd.ErrOrStderr(), "broker listening on %s\n", addr)
+			return bus.RunBroker(cmd.Context(), addr)
+		},
+	}
+	cmd.Flags().StringVar(&addr, "listen", "127.0.0.1:9092", "address to listen on (loopback)")
+	return cmd
+}
+
+// build loads the configuration, instantiates the connectors and compiles the routes,
+// reporting every problem at once.
+func build(path string) (*config.Config, map[string]*connectors.Instance, error) {
+	cfg, err := config.Load(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	instances, ps := builtin.Default().Instantiate(cfg, zap.NewNop())
+	if len(ps) > 0 {
+		return nil, nil, ps.Err()
+	}
+	if _, _, err := pipeline.Prepare(cfg, instances); err != nil {
+		return nil, nil, err
+	}
+	return cfg, instances, nil
+}
