@@ -2,7 +2,10 @@ package pipeline_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +18,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"passerelle/config"
+	"passerelle/connectors"
 	"passerelle/connectors/builtin"
 	"passerelle/internal/pgtest"
 	"passerelle/pipeline"
@@ -24,14 +28,14 @@ import (
 
 // hubConfig is a hub reading a JSON-lines file of measures and delivering them to an
 // HTTP destination.
-func hubConfig(t *testing.T, dbURL, brokers, file, dest string) *config.Config {
+func hubConfig(t *testing.T, dbURL, file, dest, extra string) *config.Config {
 	t.Helper()
 	yaml := fmt.Sprintf(`
 log: {format: console, level: warn}
 database: {url: %q}
-kafka: {brokers: [%s], partitions: 4, sessionTimeout: 2s, heartbeatInterval: 500ms}
+kafka: {partitions: 4, sessionTimeout: 2s, heartbeatInterval: 500ms}
 http: {listen: "127.0.0.1:0"}
-delivery: {backoffMin: 20ms, backoffMax: 200ms, timeout: 1s}
+delivery: {backoffMin: 20ms, backoffMax: 200ms, timeout: 500ms%s}
 connectors:
   appi-export: {kind: jsonl, path: %q}
   archive: {kind: webhook, url: %q, recipient: other, timeout: 1s}
@@ -44,14 +48,65 @@ routes:
       measure:
         - version
         - measureNumber
-        - kind
         - status
         - person.lastName
         - person.identifiers.appiFileNumber
-`, dbURL, brokers, file, dest)
+`, dbURL, extra, file, dest)
 	cfg, err := config.Read(strings.NewReader(yaml), func(string) string { return "" })
 	require.NoError(t, err)
 	return cfg
+}
+
+type hubRig struct {
+	t      *testing.T
+	run    *pipeline.Running
+	cfg    *config.Config
+	inst   map[string]*connectors.Instance
+	dest   *pipelinetest.Destination
+	newest map[string]int64
+	size   int64 // of the source file
+	stop   func()
+}
+
+// startHub runs a hub in this process over facts from the generator.
+func startHub(t *testing.T, facts, persons int, faults pipelinetest.Faults, deliveryExtra string) *hubRig {
+	t.Helper()
+	dbURL := pgtest.NewDatabase(t)
+	lines, newest := pipelinetest.Facts(facts, persons, 1)
+	file := filepath.Join(t.TempDir(), "measures.jsonl")
+	require.NoError(t, os.WriteFile(file, pipelinetest.JoinLines(lines), 0o600))
+	dest := pipelinetest.NewDestination(1)
+	t.Cleanup(dest.Close)
+	dest.SetFaults(faults)
+
+	cfg := hubConfig(t, dbURL, file, dest.URL(), deliveryExtra)
+	instances, ps := builtin.Default().Instantiate(cfg, zap.NewNop())
+	require.Empty(t, ps)
+	ctx, cancel := context.WithCancel(t.Context())
+	ready := make(chan *pipeline.Running, 1)
+	hub := &pipeline.Hub{Config: cfg, Instances: instances, Log: zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel)),
+		OnReady: func(r *pipeline.Running) { ready <- r }}
+	done := make(chan error, 1)
+	go func() { done <- hub.Run(ctx) }()
+	r := &hubRig{t: t, cfg: cfg, inst: instances, dest: dest, newest: newest, size: int64(len(pipelinetest.JoinLines(lines)))}
+	r.stop = func() {
+		cancel()
+		select {
+		case err := <-done:
+			require.NoError(t, err)
+		case <-time.After(30 * time.Second):
+			t.Error("the hub did not stop within 30 s")
+		}
+	}
+	t.Cleanup(func() { cancel() })
+	select {
+	case r.run = <-ready:
+	case err := <-done:
+		t.Fatalf("hub stopped: %v", err)
+	case <-time.After(60 * time.Second):
+		t.Fatal("hub did not start")
+	}
+	return r
 }
 
 func waitFor(t *testing.T, d time.Duration, what string, ok func() bool) {
@@ -65,53 +120,106 @@ func waitFor(t *testing.T, d time.Duration, what string, ok func() bool) {
 	}
 }
 
-func TestHubDeliversEveryFactOnce(t *testing.T) {
-	dbURL := pgtest.NewDatabase(t)
-	lines, newest := pipelinetest.Facts(2000, 300, 1)
-	file := filepath.Join(t.TempDir(), "measures.jsonl")
-	require.NoError(t, os.WriteFile(file, pipelinetest.JoinLines(lines), 0o600))
-	dest := pipelinetest.NewDestination(1)
-	defer dest.Close()
-	dest.SetFaults(pipelinetest.Faults{Fail5xx: 0.2, DropAfterApply: 0.05})
+func (r *hubRig) settled() bool {
+	return r.quiet() && len(pipelinetest.Check(r.dest.Applied(), r.newest)) == 0
+}
 
-	cfg := hubConfig(t, dbURL, "", file, dest.URL())
-	instances, ps := builtin.Default().Instantiate(cfg, zap.NewNop())
-	require.Empty(t, ps)
-	ctx, cancel := context.WithCancel(t.Context())
-	ready := make(chan *pipeline.Running, 1)
-	hub := &pipeline.Hub{Config: cfg, Instances: instances, Log: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), OnReady: func(r *pipeline.Running) { ready <- r }}
-	done := make(chan error, 1)
-	go func() { done <- hub.Run(ctx) }()
-	var run *pipeline.Running
-	select {
-	case run = <-ready:
-	case err := <-done:
-		t.Fatalf("hub stopped: %v", err)
-	case <-time.After(60 * time.Second):
-		t.Fatal("hub did not start")
+// quiet reports whether the whole file was ingested and every delivery has an outcome.
+func (r *hubRig) quiet() bool {
+	pos, _, err := r.run.Store.Checkpoint(r.t.Context(), "appi-export")
+	if err != nil || pos != fmt.Sprint(r.size) {
+		return false
+	}
+	b, err := r.run.Store.Backlog(r.t.Context())
+	return err == nil && b.Unsettled == 0 && b.Unpublished == 0
+}
+
+func TestHubDeliversEveryFactOnceToAFaultyDestination(t *testing.T) {
+	// The issue's destination: 5xx on 30 % of calls, hangs past the timeout on 10 %,
+	// applies then drops the reply on 5 %.
+	r := startHub(t, 2000, 300, pipelinetest.Faults{Fail5xx: 0.3, Hang: 0.1, HangFor: 2 * time.Second, DropAfterApply: 0.05}, "")
+	waitFor(t, 2*time.Minute, "every newest version delivered and nothing pending", r.settled)
+	defer r.stop()
+
+	assert.Empty(t, pipelinetest.Check(r.dest.Applied(), r.newest))
+	req, replays, faulted := r.dest.Stats()
+	t.Logf("destination: %d requests, %d replays, %d faults, %d effects", req, replays, faulted, len(r.dest.Applied()))
+	assert.Positive(t, replays, "answers lost after the effect were retried with the same key")
+
+	t.Run("the destination received only the fields the policy allows", func(t *testing.T) {
+		allowed := map[string]bool{"version": true, "measureNumber": true, "status": true, "person": true}
+		for _, e := range r.dest.Applied() {
+			var data map[string]any
+			require.NoError(t, json.Unmarshal(e.Data, &data))
+			for k := range data {
+				assert.True(t, allowed[k], "field %q reached the destination", k)
+			}
+			person, _ := data["person"].(map[string]any)
+			assert.NotContains(t, person, "firstNames")
+			assert.NotContains(t, person, "birthDate")
+		}
+	})
+	t.Run("stale and duplicate facts were recognised at ingest, and the audit holds", func(t *testing.T) {
+		st := r.run.Store
+		var stale, dup, deliver int
+		require.NoError(t, st.Pool().QueryRow(t.Context(), `SELECT count(*) FILTER (WHERE outcome='stale'),
+			count(*) FILTER (WHERE outcome='duplicate'), count(*) FILTER (WHERE action='deliver') FROM audit`).Scan(&stale, &dup, &deliver))
+		assert.Positive(t, stale)
+		assert.Positive(t, dup)
+		assert.Positive(t, deliver)
+		v, err := st.VerifyAudit(t.Context())
+		require.NoError(t, err)
+		assert.Nil(t, v.Problem)
+	})
+}
+
+func TestADestinationThatRefusesEverythingStopsInsteadOfFillingTheQuarantine(t *testing.T) {
+	r := startHub(t, 500, 500, pipelinetest.Faults{Refuse422: 1}, ", failureWindow: 20, failureRatio: 0.8")
+	waitFor(t, time.Minute, "the destination to stop", func() bool { return len(r.run.Stopped()) > 0 })
+	why := r.run.Stopped()["archive"]
+	assert.Contains(t, why, "deliveries were refused")
+	assert.Contains(t, why, "HTTP 422")
+
+	items, err := r.run.Store.ListQuarantine(t.Context(), store.QuarantineFilter{Stage: "deliver", Limit: 1000})
+	require.NoError(t, err)
+	assert.Less(t, len(items), 20, "an outage is not quarantined message by message")
+	var pending int
+	require.NoError(t, r.run.Store.Pool().QueryRow(t.Context(), `SELECT count(*) FROM deliveries WHERE status = 'pending'`).Scan(&pending))
+	assert.Positive(t, pending, "what was not delivered waits, pending")
+
+	resp, err := http.Get("http://" + r.run.HTTPAddr + "/readyz")
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+	assert.Contains(t, string(body), "destination archive stopped")
+	r.stop()
+}
+
+func TestAQuarantinedDeliveryIsReplayedOnce(t *testing.T) {
+	r := startHub(t, 400, 100, pipelinetest.Faults{Refuse422: 0.1}, "")
+	waitFor(t, time.Minute, "every delivery to have an outcome", r.quiet)
+	items, err := r.run.Store.ListQuarantine(t.Context(), store.QuarantineFilter{Stage: "deliver", Limit: 1000})
+	require.NoError(t, err)
+	require.NotEmpty(t, items, "the destination refused some")
+	for _, q := range items {
+		assert.Equal(t, "webhook: refused with HTTP 422: refused by the test destination", q.Reason)
+		assert.NotEmpty(t, q.Raw)
 	}
 
-	waitFor(t, 90*time.Second, "every newest version delivered and nothing pending", func() bool {
-		b, err := run.Store.Backlog(ctx)
-		return err == nil && len(pipelinetest.Check(dest.Applied(), newest)) == 0 && b.Unsettled == 0 && b.Unpublished == 0
-	})
-	cancel()
-	require.NoError(t, <-done)
-
-	problems := pipelinetest.Check(dest.Applied(), newest)
-	assert.Empty(t, problems)
-	req, replays, faulted := dest.Stats()
-	t.Logf("destination: %d requests, %d replays, %d faults, %d effects", req, replays, faulted, len(dest.Applied()))
-	assert.Positive(t, faulted, "the faults were exercised")
-
-	st, err := store.Open(t.Context(), dbURL, store.Options{})
-	require.NoError(t, err)
-	defer st.Close()
-	v, err := st.VerifyAudit(t.Context())
-	require.NoError(t, err)
-	assert.Nil(t, v.Problem)
-	var stale, dup int
-	require.NoError(t, st.Pool().QueryRow(t.Context(), `SELECT count(*) FILTER (WHERE outcome='stale'), count(*) FILTER (WHERE outcome='duplicate') FROM audit WHERE action='ingest'`).Scan(&stale, &dup))
-	assert.Positive(t, stale, "older versions were recognised")
-	assert.Positive(t, dup, "repeats were recognised")
+	r.dest.SetFaults(pipelinetest.Faults{})
+	rp := &pipeline.Replayer{Store: r.run.Store, Ingester: r.run.Ingester}
+	for _, q := range items {
+		res, err := rp.Replay(t.Context(), q, "operator:test")
+		require.NoError(t, err)
+		assert.Equal(t, "redelivering", res.Outcome)
+		_, err = rp.Replay(t.Context(), q, "operator:test")
+		require.Error(t, err, "an item is replayed once")
+	}
+	waitFor(t, time.Minute, "the replayed deliveries", r.settled)
+	defer r.stop()
+	assert.Empty(t, pipelinetest.Check(r.dest.Applied(), r.newest))
+	var replays int
+	require.NoError(t, r.run.Store.Pool().QueryRow(t.Context(), `SELECT count(*) FROM audit WHERE action = 'replay' AND actor = 'operator:test'`).Scan(&replays))
+	assert.Equal(t, len(items), replays, "every replay is audited")
 }

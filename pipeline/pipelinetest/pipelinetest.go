@@ -25,6 +25,7 @@ type Effect struct {
 	FactRef string
 	Version int64
 	At      time.Time
+	Data    json.RawMessage // the data as received
 }
 
 // Faults are the destination's misbehaviours, as shares of requests (0..1).
@@ -125,7 +126,7 @@ func (d *Destination) serve(w http.ResponseWriter, r *http.Request) {
 	if !seen {
 		receipt = fmt.Sprintf("R-%d", len(d.effects)+1)
 		d.effects[key] = receipt
-		d.applied = append(d.applied, Effect{Key: key, FactRef: m.FactRef, Version: m.FactVersion, At: time.Now()})
+		d.applied = append(d.applied, Effect{Key: key, FactRef: m.FactRef, Version: m.FactVersion, At: time.Now(), Data: m.Data})
 	}
 	d.mu.Unlock()
 	if roll < f.Fail5xx+f.Hang+f.Refuse422+f.DropAfterApply {
