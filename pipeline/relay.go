@@ -8,6 +8,7 @@ import (
 	"github.com/segmentio/kafka-go"
 	"go.uber.org/zap"
 
+	"passerelle/canonical"
 	"passerelle/internal/logging"
 	"passerelle/pipeline/bus"
 	"passerelle/pipeline/store"
@@ -130,6 +131,18 @@ func (r *Relay) publish(ctx context.Context, rows []store.OutboxMessage) error {
 		seqs[i] = row.Seq
 	}
 	if err := r.Publisher.Publish(ctx, msgs...); err != nil {
+		var pe *bus.PublishError
+		if errors.As(err, &pe) && len(pe.Rejected) > 0 {
+			// Refused as such (too large): it would block the relay for ever.
+			bad := make([]*canonical.Message, len(pe.Rejected))
+			for i, k := range pe.Rejected {
+				bad[i] = rows[k].Message
+			}
+			if qerr := r.Store.QuarantineUnpublishable(ctx, bad, "the broker refused the message: "+pe.Err.Error()); qerr != nil {
+				return errors.Join(err, qerr)
+			}
+			r.Log.Error("relay: messages refused by the broker, quarantined", logging.Count(len(bad)))
+		}
 		return err
 	}
 	// A crash here publishes the rows again: consumers skip what they recorded.

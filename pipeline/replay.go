@@ -40,7 +40,7 @@ func (r *Replayer) Replay(ctx context.Context, q store.QuarantineItem, actor str
 		return res, fmt.Errorf("quarantine %d: its bytes were purged by retention", q.ID)
 	}
 	switch q.Stage {
-	case "deliver":
+	case "deliver", "publish":
 		if err := r.Store.ReplayDelivery(ctx, q, actor); err != nil {
 			return res, err
 		}

@@ -129,3 +129,43 @@ func (s *Store) Backlog(ctx context.Context) (Backlog, error) {
 	}
 	return b, rows.Err()
 }
+
+// QuarantineUnpublishable takes out of the outbox messages the broker refuses as such
+// (too large): publishing them again can never succeed, and they must not block the
+// relay. Each is quarantined (stage publish) with its pending deliveries, in one
+// transaction, and audited.
+func (s *Store) QuarantineUnpublishable(ctx context.Context, msgs []*canonical.Message, reason string) error {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var entries []AuditEntry
+		for _, m := range msgs {
+			id, err := uuid.Parse(m.ID)
+			if err != nil {
+				return err
+			}
+			raw, err := json.Marshal(m)
+			if err != nil {
+				return err
+			}
+			var qid int64
+			if err := tx.QueryRow(ctx, `INSERT INTO quarantine (stage, connector, message_id, fact_system, fact_ref, fact_version, reason, raw, content_type)
+				SELECT 'publish', connector, id, fact_system, fact_ref, fact_version, $2, $3, 'application/cloudevents+json' FROM outbox WHERE id = $1
+				RETURNING id`, id, reason, raw).Scan(&qid); err != nil {
+				return fmt.Errorf("quarantine: %w", err)
+			}
+			if _, err := tx.Exec(ctx, `UPDATE deliveries SET status = 'quarantined', last_error = $2, updated_at = now()
+				WHERE message_id = $1 AND status = 'pending'`, id, reason); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `UPDATE outbox SET published_at = now(), settled_at = now() WHERE id = $1`, id); err != nil {
+				return err
+			}
+			entries = append(entries, AuditEntry{Actor: "relay", Action: "quarantine", MessageID: id, Outcome: "quarantined",
+				Reference: fmt.Sprintf("quarantine:%d stage:publish", qid)})
+		}
+		return s.appendAudit(ctx, tx, entries)
+	})
+	if err != nil {
+		return fmt.Errorf("store: quarantine unpublishable: %w", err)
+	}
+	return nil
+}

@@ -111,13 +111,16 @@ func (s *Store) QuarantineByID(ctx context.Context, id int64) (QuarantineItem, e
 // pending and the message back to the relay, which publishes it again; the consumer of
 // that destination delivers it (the others find their outcome recorded and skip it).
 // The quarantine item is marked replayed and the act audited, in one transaction.
+//
+// A message quarantined at stage publish (the broker refused it) goes back to every
+// destination it was pending for.
 func (s *Store) ReplayDelivery(ctx context.Context, q QuarantineItem, actor string) error {
-	if q.Stage != "deliver" {
-		return fmt.Errorf("store: quarantine %d is at stage %s, not deliver", q.ID, q.Stage)
+	if q.Stage != "deliver" && q.Stage != "publish" {
+		return fmt.Errorf("store: quarantine %d is at stage %s, not deliver or publish", q.ID, q.Stage)
 	}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE deliveries SET status = 'pending', updated_at = now()
-			WHERE message_id = $1 AND destination = $2 AND status = 'quarantined'`, q.MessageID, q.Destination)
+			WHERE message_id = $1 AND ($2 = '' OR destination = $2) AND status = 'quarantined'`, q.MessageID, q.Destination)
 		if err != nil {
 			return err
 		}

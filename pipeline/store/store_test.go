@@ -315,3 +315,28 @@ func TestResolvePersons(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, both[0], both[1], "the same new identifier twice in a batch is one person")
 }
+
+func TestQuarantineUnpublishable(t *testing.T) {
+	s := newStore(t, Options{})
+	ctx := t.Context()
+	m := msg("mesure/big", 1, `{"huge":true}`)
+	_, err := s.Ingest(ctx, s.pool, IngestBatch{Connector: "appi", Messages: []*canonical.Message{m}, Targets: targets})
+	require.NoError(t, err)
+	require.NoError(t, s.QuarantineUnpublishable(ctx, []*canonical.Message{m}, "the broker refused the message: too large"))
+
+	un, err := s.Unpublished(ctx, 10)
+	require.NoError(t, err)
+	assert.Empty(t, un, "the relay is not blocked by it any more")
+	assert.Equal(t, 2, count(t, s, `SELECT count(*) FROM deliveries WHERE message_id = $1 AND status = 'quarantined'`, m.ID))
+	items, err := s.ListQuarantine(ctx, QuarantineFilter{Stage: "publish"})
+	require.NoError(t, err)
+	require.Len(t, items, 1)
+	assert.Equal(t, "mesure/big", items[0].FactRef)
+
+	require.NoError(t, s.ReplayDelivery(ctx, items[0], "operator:bob"))
+	assert.Equal(t, 2, count(t, s, `SELECT count(*) FROM deliveries WHERE message_id = $1 AND status = 'pending'`, m.ID),
+		"a replay sends it back to every destination it was pending for")
+	un, err = s.Unpublished(ctx, 10)
+	require.NoError(t, err)
+	assert.Len(t, un, 1)
+}
