@@ -44,6 +44,8 @@ func newRootCmd() *cobra.Command {
 		newQuarantineCmd(),
 		newReplayCmd(),
 		newAuditCmd(),
+		newDemoCmd(),
+		newConnectorsCmd(),
 	)
 	return root
 }
