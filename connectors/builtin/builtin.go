@@ -16,6 +16,7 @@ import (
 	"passerelle/config"
 	"passerelle/connectors"
 	"passerelle/connectors/jsonl"
+	"passerelle/connectors/prisme"
 	"passerelle/connectors/webhook"
 )
 
@@ -23,6 +24,7 @@ import (
 func Specs() []connectors.Spec {
 	return []connectors.Spec{
 		jsonl.Spec,
+		prisme.Spec,
 		webhook.Spec,
 	}
 }

@@ -24,4 +24,65 @@
 //   - A message with no PRISME counterpart (a MAJ_FICHE_PENALE movement, a case transfer
 //     or a report) answers ErrNotForPrisme: nothing to send, not a failure.
 //   - Pure functions, safe for concurrent use; nothing is logged.
+//
+// The sink (sink.go, client.go, config.go; kind "prisme", recipient probation) delivers
+// a canonical message, already reduced by its route's policy, to its write endpoint:
+// Encode (BodyFor, then JSON of at most 1 MiB), then POST with `Idempotency-Key` (the
+// delivery's key, 1..128 characters), `X-Correlation-Id` (the message id) and a bearer
+// token. 201 and 200 (PRISME's replay of the same key and body) are the same success:
+// the receipt's ID is the Accuse's id, its Detail the Accuse as PRISME sent it, its
+// Identifiers the dossierId under the system PRISME, which the pipeline links to the
+// person. A message with no PRISME counterpart (ErrNotForPrisme) is a success too, with
+// an empty ID and Detail {"skipped": reason}, and nothing is sent: retrying or
+// quarantining it would be wrong, and the delivery table shows why nothing went.
+//
+// One attempt per Deliver. The pipeline already retries transient errors with backoff
+// and jitter, honours Retry-After, counts attempts in the deliveries table and stops a
+// destination whose deliveries are mostly refused. A second retry layer here
+// (go-retryablehttp) would multiply the waits — its retries would run inside each of
+// the pipeline's attempts and be cut by its timeout — hide the attempts and PRISME's
+// Retry-After from the pipeline, and its default policy retries every 5xx and nothing
+// else the contract names. So the sink makes one HTTP exchange, with two exceptions,
+// both safe because the Idempotency-Key makes a repeat harmless:
+//
+//   - a 401 with `WWW-Authenticate: Bearer error="invalid_token"` (expired or revoked
+//     token) drops the cached token, gets a new one and sends once more, as the
+//     contract asks; a rotation of tokens is not a delivery failure;
+//   - Go's Transport itself resends a POST carrying an Idempotency-Key once when a
+//     reused keep-alive connection closes before any answer; PRISME answers the repeat
+//     with 200 and the original Accuse, so such a delivery simply succeeds.
+//
+// What each answer becomes (errors wrap a sentinel of errors.go and are marked
+// connectors.Permanent or connectors.Transient):
+//
+//   - 400, 409, 413, 415, 422: permanent ErrRefused, quarantined with a StatusError
+//     such as `prisme: 422 Données non conformes au schéma [validation]:
+//     /personne/dateNaissance (format)` — the problem's title and type, the pointers
+//     and a rule word per violation; never the problem's detail texts, which could
+//     echo the data. Nothing too large or without a usable key is sent at all
+//     (permanent ErrBodyTooLarge, ErrIdempotencyKey), nor a body the mapper refused
+//     (permanent ErrMissingField, ErrUnmappable).
+//   - 429, 503 and every other 5xx, timeouts, refused or cut connections: transient
+//     ErrUnavailable, carrying Retry-After (capped at an hour); the retry uses the same
+//     key, as the contract allows.
+//   - A refused client id, secret or scope at the token endpoint, a 401 with a fresh
+//     token, a 403: transient ErrUnauthorized, with what to check. These are not
+//     faults of the message but an outage of the whole flow: marked permanent, every
+//     message would be quarantined (or the breaker would stop the destination) for a
+//     configuration an operator fixes in minutes; transient, they wait, retried with
+//     backoff, and the pipeline logs the error as a warning after a few attempts.
+//   - Anything else (a redirect, a 404, a 2xx without a readable Accuse):
+//     transient ErrUnexpectedAnswer — PRISME may have stored the item, and a retry
+//     with the same key gets its Accuse.
+//
+// Tokens: OAuth 2.0 client credentials (golang.org/x/oauth2/clientcredentials, HTTP
+// Basic client authentication), cached and renewed 10 seconds before they expire; one
+// token request at a time, concurrent deliveries wait for it (or for their context).
+// The transport is one keep-alive client with a connection pool of its own, sized for
+// the pipeline's concurrent lanes; it follows no redirect (that would resend the body
+// and the token elsewhere). Deliver is safe for concurrent use. Errors and logs carry
+// statuses, pointers and technical ids, never a value of the body, the token or the
+// secret; the secret is read from the environment or a file (config.Secret), never from
+// the YAML. "Newest wins" is the pipeline's and PRISME's: the sink sends what it is
+// given.
 package prisme
