@@ -61,6 +61,48 @@
 //   - go-retryablehttp's default policy retries every 5xx, FicheInconnue included: the
 //     policy here reads the fault first.
 //
-// The simulator of GENESIS is in package sim; the polling source and the mapping to
-// the canonical penal record and custody event are built on this Client.
+// On this Client stand the mapping and the polling source of flow 1.
+//
+// Mapping (mapper.go): pure functions from the Client's types to the canonical model,
+// every element of the WSDL carried (the table is in mapper.go): PenalRecordOf,
+// PersonOf and CustodyEventOf, and PenalRecordMessage and CustodyEventMessage that
+// wrap them with their fact identity — a fiche is fiche/<numeroEcrou>/<code> in its
+// version, a movement is mouvement/<sequence> in version <sequence>. Nothing is
+// validated or guessed there: the pipeline validates every message against its
+// schema, and refuses a value outside the canonical rules with the field's pointer.
+//
+// Source (source.go, config.go; Spec registers it as kind "genesis", settings url,
+// pageSize, timeout, maxRetries, retryWaitMin, retryWaitMax, maxResponseBytes):
+//
+//   - The position is the decimal sequence of the last movement fully processed ("" is
+//     the start of the feed). Read asks ListerMouvements for one page after it and, for
+//     each movement in order, reads the fiche it announces (once per Read: GENESIS
+//     records a change and its movement together, so a fiche read after the page is at
+//     least as new as the page says) and gives the fiche's penal record and the
+//     movement's custody event, whose person is the fiche's. Next is the last sequence
+//     processed; it never goes back.
+//   - A repeated sequence (GENESIS's failover) is skipped, whether it comes again in
+//     the page or at or below the position.
+//   - A movement that breaks the WSDL, or whose fiche is unknown (FicheInconnue),
+//     breaks the WSDL or is too large, becomes a failed fact — raw the movement, its
+//     identity, a reason without personal data — and the page goes on: it is
+//     quarantined and replayable. GENESIS unavailable stops the Read (after the
+//     client's retries): with nothing processed it returns the transient error and the
+//     position stays; with movements processed it returns them, and the next Read
+//     meets the error from there.
+//   - Raw inputs: a penal record's raw is GENESIS's ConsulterFichePenale response as
+//     received (ContentTypeFiche); a custody event's, or a failed movement's, is the
+//     movement as a standalone <mouvement> element (ContentTypeMouvement,
+//     EncodeMouvement). Decode (replay) decodes a fiche response again offline, and
+//     re-reads the fiche of a movement from GENESIS.
+//
+// Identity across a transfer: a TRANSFERT's custody event carries the person under
+// the origin écrou (the person's identifiers) and the destination écrou
+// (destinationCommittalNumber at destinationEstablishmentCode): the same person, whom
+// the ECROU at the destination then names by the new écrou only. Linking the two is the
+// pipeline's identity resolution, from the custody event's destination fields.
+//
+// The simulator of GENESIS is in package sim; connectors/connectortest's acceptance
+// suite runs against it, and a node-soap server (testdata/npm-soap) checks the source
+// against a SOAP stack that is not ours.
 package genesis

@@ -35,6 +35,15 @@ var (
 	ErrInvalidArgument = errors.New("genesis: invalid argument")
 	// ErrInvalidOptions: New was given unusable Options.
 	ErrInvalidOptions = errors.New("genesis: invalid options")
+	// ErrInvalidPosition: Source.Read was given a position it never returned (not a
+	// decimal sequence ≥ 0). Permanent: the checkpoint is corrupt.
+	ErrInvalidPosition = errors.New("genesis: invalid position")
+	// ErrInvalidRaw: Source.Decode was given bytes that are neither a
+	// ConsulterFichePenale response nor a standalone movement. Permanent.
+	ErrInvalidRaw = errors.New("genesis: invalid raw input")
+
+	// errRawShape: a raw input that is well-formed XML but not one element.
+	errRawShape = errors.New("not one XML element")
 )
 
 // Transient reports whether err is worth retrying later: GENESIS unavailable or slow,
