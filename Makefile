@@ -12,7 +12,8 @@ build:
 
 ## demo: the hub end to end on the embedded defaults (PostgreSQL found or started).
 demo: build
-	@DATABASE_URL="$(DB)" ./bin/passerelle demo --config config/examples/demo.yaml
+	@DATABASE_URL="$(DB)" PRISME_CLIENT_SECRET="$${PRISME_CLIENT_SECRET:-demo-$$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')}" \
+	  ./bin/passerelle demo --config config/examples/demo.yaml
 
 ## test: the whole suite: lint, generated code, schemas cross-check, unit, integration, fuzz seeds.
 test: tools lint generate-check schemas-check unit
@@ -41,7 +42,7 @@ golangci:
 
 ## schemas-check: ajv and the Go validator agree on every example; released schemas stay compatible.
 schemas-check: tools
-	$(GO) test -count=1 -run 'TestAjv|TestReleased' ./schemas/...
+	$(GO) test -count=1 -run 'TestAjv|TestReleased|TestCheck' ./schemas/...
 
 ## generate: regenerate the GENESIS SOAP client from its WSDL.
 generate:

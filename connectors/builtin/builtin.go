@@ -15,6 +15,7 @@ import (
 
 	"passerelle/config"
 	"passerelle/connectors"
+	"passerelle/connectors/genesis"
 	"passerelle/connectors/jsonl"
 	"passerelle/connectors/prisme"
 	"passerelle/connectors/webhook"
@@ -23,6 +24,7 @@ import (
 // Specs lists the built-in connectors.
 func Specs() []connectors.Spec {
 	return []connectors.Spec{
+		genesis.Spec,
 		jsonl.Spec,
 		prisme.Spec,
 		webhook.Spec,
