@@ -166,7 +166,8 @@ func (s *Store) RecordDeliveries(ctx context.Context, outs []DeliveryOutcome) er
 				return fmt.Errorf("identities: %w", err)
 			}
 		}
-		if _, err := tx.Exec(ctx, `UPDATE outbox SET settled_at = now() WHERE id = ANY($1) AND settled_at IS NULL
+		if _, err := tx.Exec(ctx, `UPDATE outbox SET settled_at = now()
+			FROM (SELECT id FROM outbox WHERE id = ANY($1) AND settled_at IS NULL`+lockOutboxBySeq+`) l WHERE outbox.id = l.id
 			AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.message_id = outbox.id AND d.status = 'pending')`, ids); err != nil {
 			return fmt.Errorf("settle: %w", err)
 		}
