@@ -5,7 +5,7 @@ PKGS  ?= ./...
 # The test database: DATABASE_URL when set, else found or started (scripts/pg-ensure.sh).
 DB     = $(shell scripts/pg-ensure.sh)
 
-.PHONY: demo test unit lint fmt-check vet golangci schemas-check generate generate-check bench tools db clean-db build
+.PHONY: demo test unit lint fmt-check vet golangci schemas-check generate generate-check bench bench-e2e tools db clean-db build
 
 build:
 	$(GO) build -o bin/passerelle ./cmd/passerelle
@@ -51,11 +51,18 @@ generate:
 generate-check:
 	$(GO) test -count=1 -run TestGeneratedCodeIsCurrent ./connectors/genesis/...
 
-## bench: the benchmarks, 6 runs each, summarised by benchstat (bench/latest.txt).
-bench:
+## bench: the micro-benchmarks, 6 runs each, summarised by benchstat (bench/latest.txt),
+## then the end-to-end ones (bench-e2e).
+E2E_BENCH = IngestHalf|WholePath|GenesisToPrisme
+bench: bench-e2e
 	@mkdir -p bench
-	@DATABASE_URL="$(DB)" $(GO) test -run '^$$' -bench . -benchmem -count 6 -timeout 60m $(PKGS) | tee bench/latest.txt
+	@DATABASE_URL="$(DB)" $(GO) test -run '^$$' -bench . -skip '$(E2E_BENCH)' -benchmem -count 6 -timeout 60m $(PKGS) | tee bench/latest.txt
 	$(GO) tool benchstat bench/latest.txt
+
+## bench-e2e: the end-to-end benchmarks, one iteration each (each is a whole data set).
+bench-e2e:
+	@mkdir -p bench
+	@DATABASE_URL="$(DB)" $(GO) test -run '^$$' -bench '$(E2E_BENCH)' -benchtime 1x -timeout 60m ./pipeline/ ./internal/e2e/ | tee bench/e2e.txt
 
 clean-db:
 	@if [ -d .pgdata/data ]; then \

@@ -65,6 +65,7 @@ func TestTheGenesisSourcePassesTheAcceptanceSuite(t *testing.T) {
 			{Name: "a missing url", Settings: map[string]any{}, Path: "url"},
 			{Name: "a url that is not http", Settings: map[string]any{"url": "genesis:8081"}, Path: "url"},
 			{Name: "a page size above GENESIS's 1000", Settings: map[string]any{"url": "http://genesis/ws", "pageSize": 5000}, Path: "pageSize"},
+			{Name: "more concurrent fiche reads than GENESIS should bear", Settings: map[string]any{"url": "http://genesis/ws", "concurrency": 64}, Path: "concurrency"},
 			{Name: "retries without bound", Settings: map[string]any{"url": "http://genesis/ws", "maxRetries": 1000}, Path: "maxRetries"},
 			{Name: "an unknown setting", Settings: map[string]any{"url": "http://genesis/ws", "endpoint": "x"}},
 		},

@@ -16,6 +16,10 @@ const (
 	DefaultPageSize = 500
 	// MaxPageSize is the largest page GENESIS serves (nombreMax 1..1000).
 	MaxPageSize = 1000
+	// DefaultConcurrency is the number of fiches a Read reads at once.
+	DefaultConcurrency = 4
+	// MaxConcurrency bounds Config.Concurrency: GENESIS is a shared production system.
+	MaxConcurrency = 16
 	// MaxMaxRetries bounds Config.MaxRetries: beyond it a GENESIS outage should reach
 	// the pipeline's own backoff, which logs it.
 	MaxMaxRetries = 20
@@ -30,6 +34,9 @@ type Config struct {
 	// returns at most this many movements (each a custody event, plus the penal record
 	// of each fiche they announce). Default 500.
 	PageSize int `yaml:"pageSize"`
+	// Concurrency is the number of ConsulterFichePenale calls in flight at once while
+	// a page's fiches are read, 1..16 (1: one after the other). Default 4.
+	Concurrency int `yaml:"concurrency"`
 	// Timeout bounds one HTTP attempt, body included; GENESIS may take up to 10 s to
 	// answer. Default 30s.
 	Timeout time.Duration `yaml:"timeout"`
@@ -73,7 +80,7 @@ func newInstance(env connectors.Env, settings map[string]any, path string) (*con
 	if log == nil {
 		log = zap.NewNop()
 	}
-	s := NewSource(client, SourceOptions{PageSize: c.PageSize, Logger: log})
+	s := NewSource(client, SourceOptions{PageSize: c.PageSize, Concurrency: c.Concurrency, Logger: log})
 	return &connectors.Instance{Source: s, Decoder: s, Close: s.Close}, nil
 }
 
@@ -91,6 +98,12 @@ func (c *Config) options(path string) (Options, config.Problems) {
 		c.PageSize = DefaultPageSize
 	case c.PageSize < 1 || c.PageSize > MaxPageSize:
 		ps.Add(path+".pageSize", "must be between 1 and %d (GENESIS's nombreMax)", MaxPageSize)
+	}
+	switch {
+	case c.Concurrency == 0:
+		c.Concurrency = DefaultConcurrency
+	case c.Concurrency < 1 || c.Concurrency > MaxConcurrency:
+		ps.Add(path+".concurrency", "must be between 1 and %d", MaxConcurrency)
 	}
 	if c.Timeout < 0 {
 		ps.Add(path+".timeout", "must not be negative")

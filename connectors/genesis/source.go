@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -19,6 +21,11 @@ type SourceOptions struct {
 	// PageSize is the nombreMax of each ListerMouvements call. Default DefaultPageSize;
 	// values outside 1..MaxPageSize are brought back into it.
 	PageSize int
+	// Concurrency is the number of ConsulterFichePenale calls a Read makes at once:
+	// the fiches of a page are read ahead, in parallel, then the movements are
+	// processed in the feed's order. Default DefaultConcurrency; values outside
+	// 1..MaxConcurrency are brought back into it.
+	Concurrency int
 	// Logger receives technical events only (sequences, counts, error classes). Default:
 	// no logs.
 	Logger *zap.Logger
@@ -34,6 +41,7 @@ type SourceOptions struct {
 type Source struct {
 	client   *Client
 	pageSize int
+	workers  int
 	log      *zap.Logger
 	now      func() time.Time
 }
@@ -46,13 +54,17 @@ func NewSource(client *Client, opts SourceOptions) *Source {
 	case opts.PageSize > MaxPageSize:
 		opts.PageSize = MaxPageSize
 	}
+	opts.Concurrency = min(max(opts.Concurrency, 0), MaxConcurrency)
+	if opts.Concurrency == 0 {
+		opts.Concurrency = DefaultConcurrency
+	}
 	if opts.Logger == nil {
 		opts.Logger = zap.NewNop()
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Source{client: client, pageSize: opts.PageSize, log: opts.Logger, now: opts.Now}
+	return &Source{client: client, pageSize: opts.PageSize, workers: opts.Concurrency, log: opts.Logger, now: opts.Now}
 }
 
 // Close releases the client's idle connections.
@@ -120,6 +132,7 @@ func (s *Source) Read(ctx context.Context, position string) (connectors.Batch, e
 		return connectors.Batch{}, fmt.Errorf("genesis: list movements after %d: %w", depuis, err)
 	}
 	r := pageReader{src: s, fiches: map[ficheKey]*ficheRead{}, readAt: s.now()}
+	r.readAhead(ctx, page, depuis)
 	batch := connectors.Batch{Next: FormatPosition(depuis)}
 	last := depuis
 	seen := make(map[int64]bool, len(page))
@@ -219,7 +232,61 @@ func (r *pageReader) movement(ctx context.Context, m *Mouvement) ([]connectors.F
 	return append(facts, fact), nil
 }
 
-// fiche reads the fiche m announces, once per page.
+// readAhead reads the fiches the page's movements announce, each once, on up to
+// Concurrency calls at a time: GENESIS may take seconds to answer one call, and one
+// call after the other made the source the flow's bottleneck. The first failure that
+// is not the fiche's own (an outage) stops the reads still to start; the fiches it
+// left unread are read, in order, by fiche when their movement comes, so the page
+// stops where it stopped before (see Read).
+func (r *pageReader) readAhead(ctx context.Context, page []Mouvement, depuis int64) {
+	var keys []ficheKey
+	announced := map[ficheKey]bool{}
+	for i := range page {
+		m := &page[i]
+		k := ficheKey{m.NumeroEcrou, m.CodeEtablissement}
+		if m.Err != nil || (m.Sequence > 0 && m.Sequence <= depuis) || announced[k] {
+			continue
+		}
+		announced[k] = true
+		keys = append(keys, k)
+	}
+	if len(keys) < 2 || r.src.workers < 2 {
+		return
+	}
+	results := make([]*ficheRead, len(keys))
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(r.src.workers, len(keys)) {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				i := int(next.Add(1)) - 1
+				if i >= len(keys) {
+					return
+				}
+				f, err := r.src.client.ConsulterFichePenale(ctx, keys[i].numeroEcrou, keys[i].codeEtablissement)
+				switch {
+				case err == nil:
+					results[i] = &ficheRead{fiche: f}
+				case ficheSpecific(err):
+					results[i] = &ficheRead{err: err}
+				default:
+					stop() // an outage: leave the rest to be read, or not, in order
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for i, fr := range results {
+		if fr != nil {
+			r.fiches[keys[i]] = fr
+		}
+	}
+}
+
+// fiche returns the fiche m announces, reading it when readAhead did not.
 func (r *pageReader) fiche(ctx context.Context, m *Mouvement) (*ficheRead, error) {
 	k := ficheKey{m.NumeroEcrou, m.CodeEtablissement}
 	if fr, ok := r.fiches[k]; ok {

@@ -3,6 +3,7 @@ package genesis
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -499,6 +500,51 @@ func TestSettings(t *testing.T) {
 				paths = append(paths, p.Path)
 			}
 			assert.Contains(t, paths, tt.path)
+		})
+	}
+}
+
+func TestFichesAreReadAheadInParallelAndTheFeedKeepsItsOrder(t *testing.T) {
+	for _, workers := range []int{1, 4} {
+		t.Run(fmt.Sprintf("with %d concurrent reads", workers), func(t *testing.T) {
+			srv := busyWeek(t, 31, 400)
+			require.NoError(t, srv.Faults().Set(sim.Fault{Latency: 2 * time.Millisecond}))
+			var inFlight, most atomic.Int64
+			ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				n := inFlight.Add(1)
+				defer inFlight.Add(-1)
+				for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+				}
+				srv.Handler().ServeHTTP(w, r)
+			}))
+			t.Cleanup(ts.Close)
+			client, err := New(Options{URL: ts.URL + "/genesis/ws/fichepenale"})
+			require.NoError(t, err)
+			s := NewSource(client, SourceOptions{PageSize: 100, Concurrency: workers})
+			t.Cleanup(func() { _ = s.Close() })
+			var seqs []int64
+			pos := ""
+			for {
+				b, err := s.Read(t.Context(), pos)
+				require.NoError(t, err)
+				if len(b.Facts) == 0 && b.Next == pos {
+					break
+				}
+				for _, f := range b.Facts {
+					if f.Fact != nil && strings.HasPrefix(f.Fact.Ref, "mouvement/") {
+						seqs = append(seqs, f.Fact.Version)
+					}
+				}
+				pos = b.Next
+			}
+			require.Len(t, seqs, len(srv.State().Mouvements()))
+			assert.IsIncreasing(t, seqs, "custody events come in the feed's order")
+			if workers == 1 {
+				assert.Equal(t, int64(1), most.Load(), "one call at a time")
+			} else {
+				assert.Greater(t, most.Load(), int64(1), "fiches were read in parallel")
+				assert.LessOrEqual(t, most.Load(), int64(workers), "never more calls than Concurrency")
+			}
 		})
 	}
 }

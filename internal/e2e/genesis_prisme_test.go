@@ -22,7 +22,7 @@ import (
 // exampleConfig is config/examples/demo.yaml reduced to the connectors named and the
 // routes between them, pointed at the test's systems: the route, legal basis and field
 // policy under test are the example's own.
-func exampleConfig(t *testing.T, urls map[string]string, delivery string) string {
+func exampleConfig(t testing.TB, urls map[string]string, delivery string) string {
 	t.Helper()
 	raw, err := os.ReadFile("../../config/examples/demo.yaml")
 	require.NoError(t, err)
@@ -216,7 +216,7 @@ func announced(feed []gensim.Mouvement, numero, code string) bool {
 
 // unknownFiches asks GENESIS, through the client with the other faults off, which
 // fiches of the feed it answers FicheInconnue for.
-func unknownFiches(t *testing.T, srv *gensim.Server, feed []gensim.Mouvement) map[string]bool {
+func unknownFiches(t testing.TB, srv *gensim.Server, feed []gensim.Mouvement) map[string]bool {
 	t.Helper()
 	f := srv.Faults().Get()
 	f.UnavailableNext, f.UnavailableFraction, f.VersionBumpFraction, f.VersionBumpNext = 0, 0, 0, 0

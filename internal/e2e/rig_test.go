@@ -25,7 +25,7 @@ type hub struct {
 
 // startHub runs a hub in this process with the configuration yaml (DATABASE_URL and
 // secrets come from getenv), and stops it when the test ends.
-func startHub(t *testing.T, yaml string, getenv func(string) string) *hub {
+func startHub(t testing.TB, yaml string, getenv func(string) string) *hub {
 	t.Helper()
 	cfg, err := config.Read(strings.NewReader(yaml), getenv)
 	require.NoError(t, err)
@@ -69,7 +69,7 @@ func startHub(t *testing.T, yaml string, getenv func(string) string) *hub {
 }
 
 // serve runs h on loopback until the test ends.
-func serve(t *testing.T, h http.Handler) *httptest.Server {
+func serve(t testing.TB, h http.Handler) *httptest.Server {
 	t.Helper()
 	ts := httptest.NewServer(h)
 	t.Cleanup(ts.Close)
@@ -78,7 +78,7 @@ func serve(t *testing.T, h http.Handler) *httptest.Server {
 
 // waitFor polls ok until it holds, failing the test after d (a liveness bound, not a
 // performance limit).
-func waitFor(t *testing.T, d time.Duration, what string, ok func() bool) {
+func waitFor(t testing.TB, d time.Duration, what string, ok func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for !ok() {
