@@ -46,6 +46,7 @@ func newRootCmd() *cobra.Command {
 		newAuditCmd(),
 		newDemoCmd(),
 		newConnectorsCmd(),
+		newReconcileCmd(),
 	)
 	return root
 }

@@ -155,6 +155,37 @@ func (d *Destination) Applied() []Effect {
 	return append([]Effect(nil), d.applied...)
 }
 
+// Forget removes every effect of the fact ref, as a destination restored from an older
+// backup would: a request with one of its keys takes effect anew. It returns how many
+// effects were removed.
+func (d *Destination) Forget(ref string) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n := 0
+	kept := d.applied[:0]
+	for _, e := range d.applied {
+		if e.FactRef == ref {
+			delete(d.effects, e.Key)
+			n++
+			continue
+		}
+		kept = append(kept, e)
+	}
+	d.applied = kept
+	return n
+}
+
+// Keys returns the idempotency keys of the effects the destination holds.
+func (d *Destination) Keys() []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	keys := make([]string, 0, len(d.effects))
+	for k := range d.effects {
+		keys = append(keys, k)
+	}
+	return keys
+}
+
 // Stats returns request, replay and fault counts.
 func (d *Destination) Stats() (requests, replays, faulted int) {
 	d.mu.Lock()

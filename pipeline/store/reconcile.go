@@ -1,0 +1,137 @@
+package store
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+)
+
+// FactDelivery is one version of a source fact and its delivery to a destination, as
+// the hub recorded it.
+type FactDelivery struct {
+	System, Ref string
+	Version     int64
+	// Status is the delivery's status (pending, delivered, superseded, quarantined).
+	Status         string
+	IdempotencyKey string
+	// LastError is the reason of a quarantined delivery (no personal data).
+	LastError string
+}
+
+// AcceptedFact is the newest version of a source fact the hub accepted.
+type AcceptedFact struct {
+	System, Ref string
+	Version     int64
+}
+
+// SourceQuarantine is an open quarantine item of a source, before any delivery
+// (decode, map, validate, ingest), with the fact it was about when known.
+type SourceQuarantine struct {
+	ID          int64
+	System, Ref string
+	Version     int64
+	Stage       string
+	Reason      string
+}
+
+// AcceptedFacts calls fn with the newest accepted version of every fact the source
+// connector brought, streaming (a national caseload holds millions).
+func (s *Store) AcceptedFacts(ctx context.Context, connector string, fn func(AcceptedFact) error) error {
+	rows, err := s.pool.Query(ctx, `SELECT d.fact_system, d.fact_ref, d.version FROM dedup d
+		JOIN outbox o ON o.id = d.message_id WHERE o.connector = $1`, connector)
+	if err != nil {
+		return fmt.Errorf("store: accepted facts: %w", err)
+	}
+	var f AcceptedFact
+	_, err = pgx.ForEachRow(rows, []any{&f.System, &f.Ref, &f.Version}, func() error { return fn(f) })
+	if err != nil {
+		return fmt.Errorf("store: accepted facts: %w", err)
+	}
+	return nil
+}
+
+// FactDeliveries calls fn with every delivery to destination of the facts the source
+// connector brought, streaming.
+func (s *Store) FactDeliveries(ctx context.Context, connector, destination string, fn func(FactDelivery) error) error {
+	rows, err := s.pool.Query(ctx, `SELECT d.fact_system, d.fact_ref, d.fact_version, d.status, d.idempotency_key,
+		coalesce(d.last_error, '') FROM deliveries d JOIN outbox o ON o.id = d.message_id
+		WHERE d.destination = $1 AND o.connector = $2`, destination, connector)
+	if err != nil {
+		return fmt.Errorf("store: fact deliveries: %w", err)
+	}
+	var f FactDelivery
+	_, err = pgx.ForEachRow(rows, []any{&f.System, &f.Ref, &f.Version, &f.Status, &f.IdempotencyKey, &f.LastError},
+		func() error { return fn(f) })
+	if err != nil {
+		return fmt.Errorf("store: fact deliveries: %w", err)
+	}
+	return nil
+}
+
+// SourceQuarantines calls fn with the open quarantine items of the source connector
+// at the stages before delivery.
+func (s *Store) SourceQuarantines(ctx context.Context, connector string, fn func(SourceQuarantine) error) error {
+	rows, err := s.pool.Query(ctx, `SELECT id, coalesce(fact_system, ''), coalesce(fact_ref, ''), coalesce(fact_version, 0),
+		stage, reason FROM quarantine WHERE connector = $1 AND status = 'open' AND stage NOT IN ('deliver', 'publish')`, connector)
+	if err != nil {
+		return fmt.Errorf("store: source quarantines: %w", err)
+	}
+	var q SourceQuarantine
+	_, err = pgx.ForEachRow(rows, []any{&q.ID, &q.System, &q.Ref, &q.Version, &q.Stage, &q.Reason}, func() error { return fn(q) })
+	if err != nil {
+		return fmt.Errorf("store: source quarantines: %w", err)
+	}
+	return nil
+}
+
+// Redeliver sends again to destination the delivered messages of these idempotency
+// keys, which the destination no longer holds: their deliveries go back to pending and
+// their outbox rows to unpublished, so that the relay publishes them again and the
+// running hub's deliverer sends them with the same idempotency key. Each one is
+// audited on behalf of actor. It returns how many were put back.
+func (s *Store) Redeliver(ctx context.Context, destination string, keys []string, actor string) (int, error) {
+	if len(keys) == 0 {
+		return 0, nil
+	}
+	n := 0
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `UPDATE deliveries SET status = 'pending', updated_at = now()
+			WHERE destination = $1 AND idempotency_key = ANY($2) AND status = 'delivered'
+			RETURNING message_id, route`, destination, keys)
+		if err != nil {
+			return err
+		}
+		var entries []AuditEntry
+		var ids []uuid.UUID
+		for rows.Next() {
+			var e AuditEntry
+			if err := rows.Scan(&e.MessageID, &e.Route); err != nil {
+				rows.Close()
+				return err
+			}
+			e.Actor, e.Action, e.Destination, e.Outcome = actor, "reconcile", destination, "redelivering"
+			e.Reference = "the destination no longer held it"
+			entries = append(entries, e)
+			ids = append(ids, e.MessageID)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		n = len(entries)
+		if n == 0 {
+			return nil
+		}
+		if _, err := tx.Exec(ctx, `UPDATE outbox SET settled_at = NULL, published_at = NULL
+			FROM (SELECT id FROM outbox WHERE id = ANY($1)`+lockOutboxBySeq+`) l WHERE outbox.id = l.id`, ids); err != nil {
+			return err
+		}
+		return s.appendAudit(ctx, tx, entries)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store: redeliver: %w", err)
+	}
+	return n, nil
+}
