@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -292,4 +293,28 @@ func uniqSorted(s []string) []string {
 	out := slices.Clone(s)
 	slices.Sort(out)
 	return slices.Compact(out)
+}
+
+func TestABatchLargerThanAFetchOfKafkaGosDefaultSizeIsConsumedWhole(t *testing.T) {
+	// The Publisher fills batches up to DefaultBatchBytes (1 MiB) per partition; one
+	// batch larger than what the reader asks per fetch must still come through, or the
+	// consumer stalls on its offset for ever.
+	const topic = "passerelle.big"
+	b := startBroker(t, 1, topic)
+	p := newTestPublisher(t, b.Addrs())
+	const n = 1200
+	msgs := make([]kafka.Message, n)
+	want := make([]string, n)
+	for i := range msgs {
+		m := testMessage(t, "00000000-0000-4000-8000-000000000001", int64(i))
+		m.ID = fmt.Sprintf("big-%04d", i)
+		m.Data = []byte(fmt.Sprintf(`{"n":%d,"pad":%q}`, i, strings.Repeat("x", 900)))
+		msgs[i], want[i] = ToKafka(m, topic), m.ID
+	}
+	require.NoError(t, p.Publish(t.Context(), msgs...))
+	c := newTestConsumer(t, b.Addrs(), "big", topic)
+	defer func() { require.NoError(t, c.Close()) }()
+	got := ids(t, fetchN(t, c, n, 30*time.Second))
+	slices.Sort(want)
+	assert.Equal(t, want, got)
 }
