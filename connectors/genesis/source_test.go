@@ -1,9 +1,11 @@
 package genesis
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -296,13 +298,16 @@ func TestAFicheThatBreaksTheWSDLQuarantinesItsMovements(t *testing.T) {
 	}
 }
 
-// failAfter passes the first n ConsulterFichePenale calls to h and answers the next
-// ones 503 while down is set.
-func failAfter(t *testing.T, h http.Handler, n int64, down *atomic.Bool) *httptest.Server {
+// failFiche serves h, except ConsulterFichePenale for the fiche of numeroEcrou
+// numero, answered 503 while down is set.
+func failFiche(t *testing.T, h http.Handler, numero string, down *atomic.Bool) *httptest.Server {
 	t.Helper()
-	var calls atomic.Int64
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.Contains(r.Header.Get("SOAPAction"), "ConsulterFichePenale") && calls.Add(1) > n && down.Load() {
+		body, err := io.ReadAll(r.Body)
+		require.NoError(t, err)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		if strings.Contains(r.Header.Get("SOAPAction"), "ConsulterFichePenale") && down.Load() &&
+			strings.Contains(string(body), "<numeroEcrou>"+numero+"</numeroEcrou>") {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			return
 		}
@@ -326,7 +331,9 @@ func TestGenesisUnavailable(t *testing.T) {
 		srv, _ := scenario(t)
 		var down atomic.Bool
 		down.Store(true)
-		ts := failAfter(t, srv.Handler(), 2, &down)
+		// Fiche C (écrou 300) fails while down: the fiches are read ahead in parallel,
+		// so it is the fiche, not the order of the calls, that decides.
+		ts := failFiche(t, srv.Handler(), "300", &down)
 		core, logs := observer.New(zapcore.DebugLevel)
 		s := newSource(t, ts.URL, 100, zap.New(core))
 
