@@ -48,6 +48,10 @@ type System struct {
 	// (0: answer at once), to check cancellation of a call in progress. The system
 	// must stop waiting when the caller gives up (the request's context ends).
 	SetLatency func(d time.Duration)
+	// Fail, when set, makes the system answer every request with f from now on
+	// (NoFault: normally again), for the error-class checks: a transient failure must
+	// come back as retryable, a permanent refusal (sinks) as permanent and at once.
+	Fail func(f Fault)
 }
 
 // BadSettings are broken settings the connector must refuse.

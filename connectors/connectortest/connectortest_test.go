@@ -85,6 +85,7 @@ func TestTheSuiteAcceptsTheWebhookSink(t *testing.T) {
 						}
 						dest.SetFaults(pipelinetest.Faults{Hang: 1, HangFor: d})
 					},
+					Fail: func(f connectortest.Fault) { dest.SetFaults(destinationFaults(f)) },
 				},
 				Records: func() int { return len(dest.Applied()) },
 			}
@@ -239,4 +240,15 @@ type sinkFunc func(ctx context.Context, d connectors.Delivery) (connectors.Recei
 
 func (f sinkFunc) Deliver(ctx context.Context, d connectors.Delivery) (connectors.Receipt, error) {
 	return f(ctx, d)
+}
+
+// destinationFaults is the test destination's way of injecting f.
+func destinationFaults(f connectortest.Fault) pipelinetest.Faults {
+	switch f {
+	case connectortest.TransientFault:
+		return pipelinetest.Faults{Fail5xx: 1}
+	case connectortest.PermanentFault:
+		return pipelinetest.Faults{Refuse422: 1}
+	}
+	return pipelinetest.Faults{}
 }

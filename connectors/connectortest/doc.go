@@ -14,6 +14,7 @@
 //					Settings:   map[string]any{"url": srv.URL},
 //					Calls:      srv.Calls,              // optional: proves New does not call it
 //					SetLatency: srv.SetLatency,         // optional: cancellation during a slow call
+//					Fail:       srv.Fail,               // optional: transient and permanent error classes
 //				}
 //			},
 //			BadSettings: []connectortest.BadSettings{
@@ -33,14 +34,23 @@
 //   - builds from valid settings without contacting its system (start-up must not
 //     depend on it being up);
 //   - reads from "" to the end (an empty batch whose Next is the position), every batch
-//     with facts moving the position;
+//     with facts moving the position, and at least one fact becoming a message;
 //   - resumes: read again from each position it returned, it yields exactly the facts
 //     the uninterrupted read yielded after that position — none missing, none read
 //     again (facts are compared by identity: system, reference, version, type);
+//   - resumes after a crash: a new instance, given nothing but a position, yields the
+//     same facts from there (a position that is a key into memory fails);
+//   - keeps its idempotency keys across restarts: a new instance reading the same
+//     fixture gives the same keys;
 //   - produces only messages valid against the canonical schemas (with a placeholder
 //     subject: the pipeline resolves subjects), and facts that failed with their raw
 //     input, a stage ("decode" or "map") and an error text without personal data;
+//     with MinFailed, that the fixture's broken input does come back as failed facts
+//     (for quarantine) rather than vanish or stop the read;
 //   - maps its fixture to the golden canonical messages (Golden; Update rewrites it);
+//   - decodes the raw input of every fact again, as replay does (Instance.Decoder);
+//   - with System.Fail, returns a transient failure of its system as a retryable
+//     error, losing nothing once the system answers again;
 //   - honours context cancellation: a Read with a cancelled context, or cancelled
 //     while the system is slow, returns promptly with an error or an empty batch;
 //   - logs no personal data: none of the harness's canary strings appears in any log
@@ -48,13 +58,21 @@
 //   - leaks no goroutine once its instance is closed and its system stopped.
 //
 // RunSink checks the same for a sink (settings, construction, cancellation, logs,
-// goroutines), and that every fixture message is delivered with a receipt, and that
-// delivering it again with the same idempotency key succeeds without a second record.
+// goroutines), that every fixture message is delivered with a receipt, that
+// delivering it again with the same idempotency key succeeds without a second record,
+// and, with System.Fail, that a transient failure comes back retryable (and the retry
+// succeeds) while a permanent refusal comes back marked connectors.Permanent at once,
+// after at most MaxAttemptsOfARefusal requests.
+//
+// Every failure starts with the rule it breaks (the Rule constants), so that whoever
+// reads a red test knows what the connector got wrong without reading the suite.
 //
 // The checks that can fail for reasons other than a test's own assertion (resume,
-// cancellation, delivery) are plain functions returning an error, tested on their own
-// with deliberately broken connectors in this package's tests: a check that cannot
-// fail proves nothing.
+// restart, keys, cancellation, delivery, error classes) are plain functions returning
+// an error, tested on their own; and the whole suite is run, in a child test process,
+// on deliberately broken connectors — one that loses its checkpoint on a restart, one
+// that logs a name, one that retries a permanent refusal forever — each of which must
+// fail it with the rule it breaks: a check that cannot fail proves nothing.
 //
 // The suite starts the system once per check that needs a fresh one, runs its
 // subtests one after the other (never in parallel: the goroutine check compares with

@@ -56,13 +56,13 @@ func RunSink(t *testing.T, h SinkHarness) {
 	t.Run("broken settings are refused with problems at their paths", func(t *testing.T) {
 		e, _ := env(t)
 		for _, bad := range h.BadSettings {
-			assert.NoError(t, checkBadSettings(h.Spec, e, bad), "%s", bad.Name)
+			assert.NoError(t, ruleErr(RuleConfigPaths, checkBadSettings(h.Spec, e, bad)), "%s", bad.Name)
 		}
 	})
 	t.Run("the fixture is valid against the canonical schemas", func(t *testing.T) {
 		reg := registry(t)
 		for _, m := range h.Messages {
-			require.NoError(t, ValidateMessage(reg, m))
+			require.NoError(t, ruleErr(RuleSchemas, ValidateMessage(reg, m)))
 		}
 	})
 	t.Run("valid settings build the instance without contacting the system", func(t *testing.T) {
@@ -75,7 +75,7 @@ func RunSink(t *testing.T, h SinkHarness) {
 		inst := build(t, h.Spec, e, sys.Settings)
 		require.NotNil(t, inst.Sink, "a sink connector's instance has a Sink")
 		if sys.Calls != nil {
-			assert.Equal(t, calls, sys.Calls(), "building the instance called the system")
+			assert.Equal(t, calls, sys.Calls(), "%s: building the instance called the system", RuleNoContactAtBuild)
 		}
 	})
 	t.Run("delivering", func(t *testing.T) {
@@ -84,10 +84,29 @@ func RunSink(t *testing.T, h SinkHarness) {
 		e, logs := env(t)
 		inst := build(t, h.Spec, e, sys.Settings)
 		t.Run("every message is delivered once with a receipt, even when sent again", func(t *testing.T) {
-			require.NoError(t, CheckDeliveries(t.Context(), inst.Sink, h.Messages, sys.Records, h.Canaries))
+			require.NoError(t, ruleErr(RuleIdempotentDelivery, CheckDeliveries(t.Context(), inst.Sink, h.Messages, sys.Records, h.Canaries)))
 		})
 		t.Run("logs carry no personal data", func(t *testing.T) {
-			require.NoError(t, checkLogs(logs, h.Canaries))
+			require.NoError(t, ruleErr(RuleNoPersonalDataLog, checkLogs(logs, h.Canaries)))
+		})
+	})
+	t.Run("errors are classified", func(t *testing.T) {
+		sys := h.Start(t)
+		if sys.Fail == nil {
+			t.Log("TODO: the harness's system has no Fail: transient and permanent errors are not checked")
+			return
+		}
+		e, logs := env(t)
+		inst := build(t, h.Spec, e, sys.Settings)
+		t.Run("a transient failure is returned as retryable", func(t *testing.T) {
+			require.NoError(t, ruleErr(RuleTransientRetried, CheckTransientDelivery(t.Context(), inst.Sink, sys.Fail, h.Messages[0])))
+		})
+		t.Run("a permanent refusal is returned as permanent at once, not retried", func(t *testing.T) {
+			m := h.Messages[len(h.Messages)-1]
+			require.NoError(t, ruleErr(RulePermanentRefused, CheckPermanentDelivery(t.Context(), inst.Sink, sys.Fail, sys.Calls, m, Liveness/2)))
+		})
+		t.Run("logs carry no personal data", func(t *testing.T) {
+			require.NoError(t, ruleErr(RuleNoPersonalDataLog, checkLogs(logs, h.Canaries)))
 		})
 	})
 	t.Run("a cancelled context ends a delivery promptly", func(t *testing.T) {
@@ -98,7 +117,7 @@ func RunSink(t *testing.T, h SinkHarness) {
 		cancel()
 		var err error
 		within(t, "Deliver with a cancelled context", func() { err = CheckDeliveryCancelled(ctx, inst.Sink, h.Messages[0]) })
-		require.NoError(t, err)
+		require.NoError(t, ruleErr(RuleCancellation, err))
 		if sys.SetLatency == nil {
 			return
 		}
@@ -109,11 +128,11 @@ func RunSink(t *testing.T, h SinkHarness) {
 			defer cancel()
 			var err error
 			within(t, "Deliver cancelled while the system is slow", func() { err = CheckDeliveryCancelled(ctx, inst.Sink, h.Messages[0]) })
-			require.NoError(t, err)
+			require.NoError(t, ruleErr(RuleCancellation, err))
 		})
 	})
 	t.Run("no goroutine is left behind", func(t *testing.T) {
-		goleak.VerifyNone(t, before)
+		require.NoError(t, ruleErr(RuleNoGoroutineLeak, goleak.Find(before)))
 	})
 }
 
@@ -125,7 +144,7 @@ func CheckDeliveries(ctx context.Context, sink connectors.Sink, msgs []*canonica
 		_, err := sink.Deliver(ctx, connectors.Delivery{Message: m, IdempotencyKey: m.IdempotencyKey(), Attempt: attempt})
 		if err != nil {
 			if c, ok := containsCanary(err.Error(), canaries); ok {
-				return fmt.Errorf("the delivery error carries the canary %q", c)
+				return fmt.Errorf("%s: the delivery error carries the canary %q", RuleNoPersonalDataLog, c)
 			}
 			return fmt.Errorf("deliver %s %s (attempt %d): %w", m.Type, m.FactRef, attempt, err)
 		}

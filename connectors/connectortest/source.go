@@ -45,6 +45,13 @@ type SourceHarness struct {
 	// MaxResumePositions bounds the positions the resume check reads again from
 	// (spread evenly over those returned). Default 25.
 	MaxResumePositions int
+	// MinFailed is the number of facts of the fixture that cannot be decoded or
+	// mapped (broken lines, impossible dates): the suite checks that at least that many
+	// come back as facts with their error, for quarantine. Default 0 (none required).
+	MinFailed int
+	// MaxRestartPositions bounds the positions the crash check resumes from with a new
+	// instance each. Default 5.
+	MaxRestartPositions int
 }
 
 // RunSource runs the acceptance checks of a source connector (see the package doc).
@@ -58,6 +65,9 @@ func RunSource(t *testing.T, h SourceHarness) {
 	if h.MaxResumePositions <= 0 {
 		h.MaxResumePositions = 25
 	}
+	if h.MaxRestartPositions <= 0 {
+		h.MaxRestartPositions = 5
+	}
 	before := goleak.IgnoreCurrent()
 
 	t.Run("the spec names a kind, a summary and a constructor", func(t *testing.T) {
@@ -66,7 +76,7 @@ func RunSource(t *testing.T, h SourceHarness) {
 	t.Run("broken settings are refused with problems at their paths", func(t *testing.T) {
 		e, _ := env(t)
 		for _, bad := range h.BadSettings {
-			assert.NoError(t, checkBadSettings(h.Spec, e, bad), "%s", bad.Name)
+			assert.NoError(t, ruleErr(RuleConfigPaths, checkBadSettings(h.Spec, e, bad)), "%s", bad.Name)
 		}
 	})
 	t.Run("valid settings build the instance without contacting the system", func(t *testing.T) {
@@ -79,7 +89,7 @@ func RunSource(t *testing.T, h SourceHarness) {
 		inst := build(t, h.Spec, e, sys.Settings)
 		require.NotNil(t, inst.Source, "a source connector's instance has a Source")
 		if sys.Calls != nil {
-			assert.Equal(t, calls, sys.Calls(), "building the instance called the system")
+			assert.Equal(t, calls, sys.Calls(), "%s: building the instance called the system", RuleNoContactAtBuild)
 		}
 	})
 	t.Run("reading", func(t *testing.T) {
@@ -89,13 +99,42 @@ func RunSource(t *testing.T, h SourceHarness) {
 		reads, err := ReadToEnd(t.Context(), inst.Source, "", h.MaxReads)
 		require.NoError(t, err)
 		require.NotEmpty(t, Facts(reads), "the fixture gives no fact: the checks would prove nothing")
+		require.NoError(t, ruleErr(RuleSchemas, someMessage(Facts(reads))))
 
 		t.Run("resumes from every position with no fact twice and none missing", func(t *testing.T) {
-			require.NoError(t, CheckResume(t.Context(), inst.Source, reads, h.MaxReads, h.MaxResumePositions))
+			require.NoError(t, ruleErr(RuleResume, CheckResume(t.Context(), inst.Source, reads, h.MaxReads, h.MaxResumePositions)))
+		})
+		t.Run("a new instance resumes from the checkpoint alone, as after a crash", func(t *testing.T) {
+			newSource := func() (connectors.Source, func(), error) {
+				e2, _ := env(t)
+				inst2, ps := h.Spec.New(e2, sys.Settings, InstancePath)
+				if len(ps) > 0 || inst2 == nil || inst2.Source == nil {
+					return nil, nil, fmt.Errorf("valid settings refused the second time: %w", ps.Err())
+				}
+				return inst2.Source, func() {
+					if inst2.Close != nil {
+						_ = inst2.Close()
+					}
+				}, nil
+			}
+			require.NoError(t, ruleErr(RuleResumeAfterCrash, CheckRestart(t.Context(), newSource, reads, h.MaxReads, h.MaxRestartPositions)))
+			t.Run("idempotency keys are stable across restarts", func(t *testing.T) {
+				src, release, err := newSource()
+				require.NoError(t, err)
+				defer release()
+				again, err := ReadToEnd(t.Context(), src, "", h.MaxReads)
+				require.NoError(t, ruleErr(RuleStableKeys, err))
+				require.NoError(t, ruleErr(RuleStableKeys, CheckStableKeys(Facts(reads), Facts(again))))
+			})
 		})
 		t.Run("every message is valid against the canonical schemas", func(t *testing.T) {
-			require.NoError(t, CheckFacts(registry(t), Facts(reads), h.Canaries))
+			require.NoError(t, ruleErr(RuleSchemas, CheckFacts(registry(t), Facts(reads), h.Canaries)))
 		})
+		if h.MinFailed > 0 {
+			t.Run("broken input comes back as facts with their error, for quarantine", func(t *testing.T) {
+				require.NoError(t, ruleErr(RuleQuarantine, CheckQuarantined(Facts(reads), h.MinFailed)))
+			})
+		}
 		if h.Golden != "" {
 			t.Run("the fixture maps to the golden canonical messages", func(t *testing.T) {
 				got, err := GoldenOf(Facts(reads))
@@ -106,17 +145,22 @@ func RunSource(t *testing.T, h SourceHarness) {
 				}
 				want, err := os.ReadFile(h.Golden)
 				require.NoError(t, err, "run the test with -update to create it")
-				assert.JSONEq(t, string(want), string(got))
+				assert.JSONEq(t, string(want), string(got), "%s: the fixture no longer maps to %s (run with -update after checking the change)", RuleSchemas, h.Golden)
 			})
 		}
 		if inst.Decoder != nil {
 			t.Run("the raw input of every fact decodes again for replay", func(t *testing.T) {
-				require.NoError(t, CheckDecoder(t.Context(), inst.Decoder, Facts(reads), h.Canaries))
+				require.NoError(t, ruleErr(RuleQuarantine, CheckDecoder(t.Context(), inst.Decoder, Facts(reads), h.Canaries)))
 			})
 		}
 		t.Run("logs carry no personal data", func(t *testing.T) {
-			require.NoError(t, checkLogs(logs, h.Canaries))
+			require.NoError(t, ruleErr(RuleNoPersonalDataLog, checkLogs(logs, h.Canaries)))
 		})
+		if sys.Fail != nil {
+			t.Run("a transient failure of the system is retryable and loses nothing", func(t *testing.T) {
+				require.NoError(t, ruleErr(RuleTransientRetried, CheckTransientRead(t.Context(), inst.Source, sys.Fail, Facts(reads), h.MaxReads)))
+			})
+		}
 	})
 	t.Run("a cancelled context ends a read promptly", func(t *testing.T) {
 		sys := h.Start(t)
@@ -126,7 +170,7 @@ func RunSource(t *testing.T, h SourceHarness) {
 		cancel()
 		var err error
 		within(t, "Read with a cancelled context", func() { err = CheckCancelled(ctx, inst.Source) })
-		require.NoError(t, err)
+		require.NoError(t, ruleErr(RuleCancellation, err))
 		if sys.SetLatency == nil {
 			return
 		}
@@ -137,11 +181,11 @@ func RunSource(t *testing.T, h SourceHarness) {
 			defer cancel()
 			var err error
 			within(t, "Read cancelled while the system is slow", func() { err = CheckCancelled(ctx, inst.Source) })
-			require.NoError(t, err)
+			require.NoError(t, ruleErr(RuleCancellation, err))
 		})
 	})
 	t.Run("no goroutine is left behind", func(t *testing.T) {
-		goleak.VerifyNone(t, before)
+		require.NoError(t, ruleErr(RuleNoGoroutineLeak, goleak.Find(before)))
 	})
 }
 
