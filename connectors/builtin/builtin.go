@@ -15,6 +15,7 @@ import (
 
 	"passerelle/config"
 	"passerelle/connectors"
+	"passerelle/connectors/appi"
 	"passerelle/connectors/genesis"
 	"passerelle/connectors/jsonl"
 	"passerelle/connectors/prisme"
@@ -24,6 +25,7 @@ import (
 // Specs lists the built-in connectors.
 func Specs() []connectors.Spec {
 	return []connectors.Spec{
+		appi.Spec,
 		genesis.Spec,
 		jsonl.Spec,
 		prisme.Spec,
