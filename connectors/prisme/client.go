@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -100,6 +101,67 @@ func newClient(o Options, log *zap.Logger) *client {
 			log:   log,
 		},
 	}
+}
+
+// withScopes returns a client sharing c's transport, with a token cache of its own
+// asking for scopes: the events source reads with a flux.lecture token while the sink
+// writes with flux.ecriture, so neither token can do the other's job.
+func (c *client) withScopes(scopes []string) *client {
+	cfg := c.tokens.cfg
+	cfg.Scopes = slices.Clone(scopes)
+	return &client{base: c.base, http: c.http, owned: c.owned,
+		tokens: &tokenCache{cfg: cfg, http: c.http, fetch: make(chan struct{}, 1), log: c.tokens.log}}
+}
+
+// errAnswerTooLarge says that an answer exceeded the limit get was given.
+var errAnswerTooLarge = errors.New("answer too large")
+
+// get reads path with query and a bearer token, keeping at most limit bytes of the
+// answer (errAnswerTooLarge beyond, unclassified: the caller decides). A 401
+// invalid_token drops the token and asks once more with a new one. The other errors
+// are classified (transient).
+func (c *client) get(ctx context.Context, path string, query url.Values, limit int64) (answer, error) {
+	tok, err := c.tokens.get(ctx)
+	if err != nil {
+		return answer{}, err
+	}
+	a, err := c.fetchGet(ctx, path, query, limit, tok)
+	if err != nil || a.status != http.StatusUnauthorized || !invalidToken(a.header) {
+		return a, err
+	}
+	c.tokens.invalidate(tok)
+	if tok, err = c.tokens.get(ctx); err != nil {
+		return answer{}, err
+	}
+	return c.fetchGet(ctx, path, query, limit, tok)
+}
+
+// fetchGet is one GET exchange.
+func (c *client) fetchGet(ctx context.Context, path string, query url.Values, limit int64, tok *oauth2.Token) (answer, error) {
+	target := c.base + path
+	if len(query) > 0 {
+		target += "?" + query.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+	if err != nil {
+		return answer{}, connectors.Transient(fmt.Errorf("%w: GET %s: %w", ErrUnexpectedAnswer, path, redactURL(err)), 0)
+	}
+	req.Header.Set("Accept", "application/json, application/problem+json")
+	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	req.Header.Set("User-Agent", userAgent)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return answer{}, connectors.Transient(fmt.Errorf("%w: GET %s: %w", ErrUnavailable, path, redactURL(err)), 0)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		return answer{}, connectors.Transient(fmt.Errorf("%w: GET %s: read the answer: %w", ErrUnavailable, path, redactURL(err)), 0)
+	}
+	if int64(len(raw)) > limit {
+		return answer{status: resp.StatusCode, header: resp.Header}, errAnswerTooLarge
+	}
+	return answer{status: resp.StatusCode, header: resp.Header, body: raw}, nil
 }
 
 // close releases the idle connections of the client's own transport.

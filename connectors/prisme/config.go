@@ -21,7 +21,8 @@ const ScopeEcriture = "flux.ecriture"
 // DefaultTimeout bounds one HTTP exchange with PRISME when the settings name none.
 const DefaultTimeout = 10 * time.Second
 
-// Config is the PRISME sink's settings (connectors.<name> in the configuration).
+// Config is the PRISME connector's settings (connectors.<name> in the configuration):
+// the connection, used by the sink, and Events, which turns the events source on.
 type Config struct {
 	// URL is PRISME's base URL, e.g. https://prisme.justice.example: the endpoints
 	// (/oauth/token, /api/v1/...) are appended to it. Required, http or https.
@@ -33,20 +34,41 @@ type Config struct {
 	ClientSecret config.Secret `yaml:"clientSecret"`
 	// Scopes are the OAuth scopes requested. Default [flux.ecriture]; must include it.
 	Scopes []string `yaml:"scopes"`
-	// Timeout bounds one HTTP exchange (token or write), body included. Default 10s.
+	// Timeout bounds one HTTP exchange (token, write or events page), body included.
+	// Default 10s.
 	Timeout time.Duration `yaml:"timeout"`
+	// Events configures the source of PRISME's outgoing events (flows 4 and 5). Default:
+	// off, the instance is a sink only.
+	Events EventsConfig `yaml:"events"`
+	// InventoryURL, when set, is where reconcile lists what PRISME holds (see
+	// HoldingSink: the contract has no read API, so this is an export on PRISME's side;
+	// the simulator's is http://HOST/_sim/current). Default: none, and reconcile takes
+	// PRISME's acknowledgements for what it holds.
+	InventoryURL string `yaml:"inventoryUrl"`
 }
 
-// Spec registers the PRISME sink.
+// EventsConfig is the events source's settings (connectors.<name>.events).
+type EventsConfig struct {
+	// Enabled makes the instance a source too: it reads GET /api/v1/evenements with a
+	// token of its own, of scope flux.lecture (whatever scopes says: the sink's). The
+	// client must be granted flux.lecture in PRISME. Default false.
+	Enabled bool `yaml:"enabled"`
+	// PageSize is the events asked per read (the contract's limite), 1..500. Default
+	// 100.
+	PageSize int `yaml:"pageSize"`
+}
+
+// Spec registers the PRISME connector.
 var Spec = connectors.Spec{
 	Kind: "prisme",
-	Summary: "sink: PRISME (SPIP probation) REST API — fiches pénales, décisions, mesures, custody events; " +
-		"OAuth2 client credentials, Idempotency-Key",
+	Summary: "sink and source: PRISME (SPIP probation) REST API — pushes fiches pénales, décisions, mesures, " +
+		"custody events (Idempotency-Key); with events.enabled, reads its case transfers and validated reports; " +
+		"OAuth2 client credentials",
 	New: newInstance,
 }
 
 // newInstance validates the settings, reporting every problem under path, and builds
-// the sink. It does not contact PRISME.
+// the sink, and the events source when events.enabled. It does not contact PRISME.
 func newInstance(env connectors.Env, settings map[string]any, path string) (*connectors.Instance, config.Problems) {
 	var c Config
 	ps := config.DecodeSettings(settings, &c, path)
@@ -59,6 +81,16 @@ func newInstance(env connectors.Env, settings map[string]any, path string) (*con
 	o := Options{URL: c.URL, ClientID: c.ClientID, ClientSecret: secret, Scopes: c.Scopes, Timeout: c.Timeout,
 		HTTPClient: env.HTTPClient, Logger: env.Logger}
 	o.problems(path, &ps, false)
+	so := SourceOptions{PageSize: c.Events.PageSize}
+	so.problems(path+".events", &ps)
+	if c.Events.PageSize == 0 && settingNamed(settings, "events", "pageSize") {
+		ps.Add(path+".events.pageSize", "must be between 1 and %d (PRISME's largest limite)", MaxPageSize)
+	}
+	if c.InventoryURL != "" {
+		if u, err := url.Parse(c.InventoryURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			ps.Add(path+".inventoryUrl", "must be an absolute http or https URL")
+		}
+	}
 	if len(ps) > 0 {
 		return nil, ps
 	}
@@ -67,7 +99,25 @@ func newInstance(env connectors.Env, settings map[string]any, path string) (*con
 		ps.Add(path, "%v", err)
 		return nil, ps
 	}
-	return &connectors.Instance{Sink: s, Recipient: policy.Probation, Close: s.Close}, nil
+	inst := &connectors.Instance{Sink: s, Recipient: policy.Probation, Close: s.Close}
+	if c.InventoryURL != "" {
+		inst.Sink = newHoldingSink(s, c.InventoryURL, o.withDefaults().Timeout)
+	}
+	if c.Events.Enabled {
+		src := newSource(s.c.withScopes([]string{ScopeLecture}), so, o.withDefaults().Logger)
+		inst.Source, inst.Decoder = src, src
+	}
+	return inst, nil
+}
+
+// settingNamed reports whether settings name section.key, whatever its value.
+func settingNamed(settings map[string]any, section, key string) bool {
+	m, ok := settings[section].(map[string]any)
+	if !ok {
+		return false
+	}
+	_, ok = m[key]
+	return ok
 }
 
 // Options configure a Sink built in Go (Spec builds them from Config).

@@ -2,7 +2,9 @@
 // application, whose REST interface (contracts/prisme/openapi.yaml; a copy is embedded
 // by the simulator in prisme/sim) is the destination of flows 1 to 3 — penal records and
 // custody events from GENESIS, judgments from Cassiopée, measures from APPI — and the
-// source of flows 4 and 5 (case transfers and validated reports).
+// source of flows 4 and 5 (case transfers and validated reports). One instance (kind
+// "prisme", recipient probation) is always the sink; with `events: {enabled: true}` it
+// is also the source of PRISME's outgoing events (the last section below).
 //
 // The mapper (mapper.go) is the pure part towards PRISME: FichePenaleOf,
 // EvenementDetentionOf, DecisionOf and MesureOf turn canonical payloads into the request
@@ -85,4 +87,47 @@
 // secret; the secret is read from the environment or a file (config.Secret), never from
 // the YAML. "Newest wins" is the pipeline's and PRISME's: the sink sends what it is
 // given.
+//
+// The events source (source.go, events.go; settings `events: {enabled, pageSize}`)
+// reads GET /api/v1/evenements from the saved position, which is PRISME's own opaque
+// cursor of the last event processed ("" = from the start), `limite` = pageSize
+// (default 100, at most 500). Its token is its own, of scope flux.lecture alone
+// (whatever `scopes` says, which is the sink's), from the same client credentials and
+// transport, renewed on a 401 invalid_token like the sink's: a read token cannot
+// write, a write token cannot read the SPIP's events. Guarantees:
+//
+//   - Flows 4 and 5: a DESSAISISSEMENT becomes a canonical case transfer
+//     (fr.justice.case-transfer.v1), a RAPPORT_VALIDE a canonical report
+//     (fr.justice.report.v1), by the pure functions CaseTransferOf and ReportOf (and
+//     DecodeEvent, MessageOf). The fact identity is PRISME + evenement/<id>, version 0
+//     (EventFact): a repeat, a replay or a restart derives the same idempotency key,
+//     the APPI sink's reference_externe. The person carries PRISME's dossierId among
+//     their identifiers; codes (motif, typeMesure, obligations, typeRapport) are kept
+//     as PRISME sent them and checked by the canonical schemas; a report's content is
+//     checked against its sha256 and taille at the door.
+//   - The SPIP's interview notes (notesEntretien) never enter the hub: each event is
+//     re-encoded without any member of that name — at any depth, in any letter case,
+//     escaped or not (ScrubEvent) — before it is decoded, mapped or kept as a fact's
+//     raw bytes for quarantine and replay; no struct has a field for them. The next
+//     appointment (prochainRendezVous) is carried as nextAppointment: the pipeline's
+//     policy (a hard rule) denies it to prosecution-side recipients.
+//   - Nothing is lost, nothing read twice: Next is the cursor of the last event the
+//     batch covers; events of a page up to the one whose cursor is the position (PRISME
+//     serving a page again) and a second copy of an id in a page are skipped; an event
+//     without a usable cursor waits for the next one that has one. A page larger than
+//     64 MiB (a report carries its document) is asked again with half the events.
+//   - An event of a type the hub does not carry (a later PRISME may add some) is
+//     skipped with a debug log of its id and type, and the cursor moves past it. A
+//     malformed event is a fact with Err and Stage — "decode" (ErrMalformedEvent: not
+//     an object, a member of the wrong JSON type, no usable id) or "map"
+//     (ErrInvalidEvent: a field the canonical message requires, an impossible date, a
+//     document that does not match its digest) — quarantined with its cleaned raw
+//     bytes, replayable by Decode, and the feed goes on.
+//   - Transient failures — 429, 5xx, timeouts, the network, credentials refused, an
+//     answer that is not a page — return an error (connectors.Transient, with
+//     PRISME's Retry-After) and no fact: the position stays and the pipeline backs off.
+//     A 400 (a cursor PRISME does not know, e.g. after a restore of PRISME) is a
+//     permanent ErrRefused: the pipeline keeps trying and logs it for an operator.
+//   - Errors and logs carry statuses, event ids, cursors, types and field paths,
+//     never a value of an event.
 package prisme

@@ -51,6 +51,30 @@ var (
 	ErrBadAccuse = errors.New("prisme: malformed Accuse")
 )
 
+// Sentinels of the events source (source.go, events.go). A failed event is a fact with
+// its error and stage, quarantined and replayable; it never stops the feed.
+var (
+	// ErrMalformedEvent: an event of the feed is not the contract's EvenementSortant
+	// (not a JSON object, a member of the wrong JSON type, an id that is not a
+	// printable identifier). Stage "decode".
+	ErrMalformedEvent = errors.New("prisme: malformed event")
+	// ErrInvalidEvent: an event lacks a field the canonical message requires, carries
+	// an impossible date, or a document whose content does not match its sha256 or
+	// taille. Stage "map". The error names the fields by their path in the event,
+	// never a value.
+	ErrInvalidEvent = errors.New("prisme: invalid event")
+	// ErrUnknownEventType: an event of a type the hub does not carry (a later PRISME
+	// may add some). Read skips such events, moving the cursor past them; Decode
+	// refuses them (permanent).
+	ErrUnknownEventType = errors.New("prisme: event type not carried by the hub")
+	// ErrPageTooLarge: one event alone is larger than MaxPageBytes, so the feed cannot
+	// move past it. Transient: an operator must act (PRISME's side), the cursor stays.
+	ErrPageTooLarge = errors.New("prisme: events page too large")
+	// ErrInvalidPosition: a position that cannot be one of PRISME's cursors (control
+	// characters, longer than MaxCursorBytes). Permanent.
+	ErrInvalidPosition = errors.New("prisme: invalid events position")
+)
+
 // StatusError is PRISME's answer to a write that did not succeed, reduced to what may
 // be logged and kept as a quarantine reason: the status, the problem's title and type,
 // and for a 422 the JSON pointers and the rules they break — never the `detail` texts,

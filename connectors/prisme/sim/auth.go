@@ -38,7 +38,7 @@ const maxTokenForm = 64 << 10
 
 // handleToken is POST /oauth/token: client credentials, from form fields or HTTP Basic.
 func (s *Server) handleToken(w http.ResponseWriter, r *http.Request, rec *exchange) {
-	s.delay(r.Context(), EndpointToken)
+	s.delay(r, EndpointToken)
 	if s.injectFailure(w, rec, EndpointToken) {
 		return
 	}

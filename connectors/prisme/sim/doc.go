@@ -19,7 +19,10 @@
 //     dateNaissance, never numéro parquet alone) answering a dossierId that never
 //     changes, and "newest wins" (an older item is kept as history, `courant: false`);
 //   - the outgoing events feed GET /api/v1/evenements (DESSAISISSEMENT, RAPPORT_VALIDE)
-//     with an opaque cursor, fed by AddEvent or by a generator of realistic events.
+//     with an opaque cursor, fed by AddEvent (checked against the contract's
+//     EvenementSortant schema), by a generator of realistic events (reproducible for a
+//     seed, ids included), or by AddRawEvent, which serves bytes unchecked — a type a
+//     later PRISME might add, a member of the wrong type — to prove that a client copes.
 //
 // Faults can be switched on at run time (Server.Faults): 503 or 429 with Retry-After
 // (the next N calls or a fraction of them, per endpoint), latency, revocation of every

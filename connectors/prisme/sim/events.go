@@ -206,6 +206,90 @@ func (s *Server) addEventLocked(ev Evenement) (Evenement, error) {
 	return ev, nil
 }
 
+// AddRawEvent appends an event to the feed as the given JSON bytes, unchecked: what a
+// later PRISME version, or a faulty one, might serve — a type this contract does not
+// know, a member of the wrong type, a missing field — so that tests can prove the hub
+// copes. raw must be one JSON object; its "curseur" member is set (replaced or added)
+// to the event's place in the feed, and the other members are served as they are
+// (re-encoded, their order kept). It returns the cursor. In Events the event appears
+// with its cursor, and with its id and type when they are strings.
+func (s *Server) AddRawEvent(raw []byte) (string, error) {
+	members, err := objectMembers(raw)
+	if err != nil {
+		return "", fmt.Errorf("%w: raw event: %w", ErrInvalidEvent, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var ev Evenement
+	for _, m := range members {
+		switch m.name {
+		case "id":
+			_ = json.Unmarshal(m.value, &ev.ID)
+		case "type":
+			_ = json.Unmarshal(m.value, &ev.Type)
+		}
+	}
+	if ev.ID != "" && s.eventIDs[ev.ID] {
+		return "", fmt.Errorf("%w: %s", ErrDuplicateEvent, ev.ID)
+	}
+	ev.Curseur = encodeCursor(len(s.events) + 1)
+	cursor, _ := json.Marshal(ev.Curseur)
+	var b bytes.Buffer
+	b.WriteString(`{"curseur":`)
+	b.Write(cursor)
+	for _, m := range members {
+		if m.name == "curseur" {
+			continue
+		}
+		name, _ := json.Marshal(m.name)
+		b.WriteByte(',')
+		b.Write(name)
+		b.WriteByte(':')
+		b.Write(m.value)
+	}
+	b.WriteByte('}')
+	s.rawEvents[len(s.events)] = b.Bytes()
+	s.events = append(s.events, ev)
+	if ev.ID != "" {
+		s.eventIDs[ev.ID] = true
+	}
+	return ev.Curseur, nil
+}
+
+// member is one member of a JSON object, in document order.
+type member struct {
+	name  string
+	value json.RawMessage
+}
+
+// objectMembers splits one JSON object into its members, in order.
+func objectMembers(raw []byte) ([]member, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, fmt.Errorf("not a JSON object")
+	}
+	var out []member
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, fmt.Errorf("invalid JSON: %w", err)
+		}
+		name, _ := tok.(string)
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, fmt.Errorf("invalid JSON: %w", err)
+		}
+		out = append(out, member{name: name, value: v})
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, fmt.Errorf("invalid JSON: %w", err)
+	}
+	if _, err := dec.Token(); err == nil {
+		return nil, fmt.Errorf("more than one JSON document")
+	}
+	return out, nil
+}
+
 // validateValue checks a Go value against a schema through its JSON form.
 func validateValue(sch *jsonschema.Schema, v any) error {
 	raw, err := json.Marshal(v)
@@ -240,15 +324,16 @@ const (
 	maxLimite     = 500
 )
 
-// eventsPage is the 200 body of GET /api/v1/evenements.
+// eventsPage is the 200 body of GET /api/v1/evenements: each item an Evenement, or
+// the bytes AddRawEvent stored (a json.RawMessage).
 type eventsPage struct {
-	Evenements []Evenement `json:"evenements"`
+	Evenements []any `json:"evenements"`
 }
 
 // handleEvents is GET /api/v1/evenements?apres=&limite=: events after the cursor,
 // oldest first; an empty page means nothing newer yet.
 func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request, rec *exchange) {
-	s.delay(r.Context(), EndpointEvenements)
+	s.delay(r, EndpointEvenements)
 	if !s.authorize(w, r, rec, ScopeLecture) || s.injectFailure(w, rec, EndpointEvenements) {
 		return
 	}
@@ -298,5 +383,13 @@ func (s *Server) page(rec *exchange, apres string, limite int) (eventsPage, bool
 	}
 	end := min(start+limite, len(s.events))
 	s.lastPage[rec.ClientID] = apres
-	return eventsPage{Evenements: append(make([]Evenement, 0, end-start), s.events[start:end]...)}, true
+	items := make([]any, 0, end-start)
+	for i := start; i < end; i++ {
+		if raw, ok := s.rawEvents[i]; ok {
+			items = append(items, raw)
+		} else {
+			items = append(items, s.events[i])
+		}
+	}
+	return eventsPage{Evenements: items}, true
 }

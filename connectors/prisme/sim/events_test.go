@@ -228,3 +228,55 @@ func TestGeneratedEvents(t *testing.T) {
 	assert.Contains(t, string(r.body), `"notesEntretien"`)
 	assert.Contains(t, string(r.body), `"prochainRendezVous"`)
 }
+
+func TestAddRawEvent(t *testing.T) {
+	e := newEnv(t)
+	reader := e.oauthClient(t, readerID, readerSecret)
+	first, err := e.srv.AddEvent(transfer("D-000001"))
+	require.NoError(t, err)
+
+	cursor, err := e.srv.AddRawEvent([]byte(`{"id":"EVT-RAW-1","type":"AUDIENCE_FIXEE","curseur":"faux","emisLe":"2025-03-10T09:00:00Z","x":{"y":[1,2]}}`))
+	require.NoError(t, err, "a type the contract does not know is served as it is")
+	_, err = e.srv.AddRawEvent([]byte(`{"id":"EVT-RAW-1","type":"X"}`))
+	require.ErrorIs(t, err, sim.ErrDuplicateEvent)
+	for _, bad := range []string{`[1]`, `"x"`, `{"a":1} {}`, `{"a":`} {
+		_, err = e.srv.AddRawEvent([]byte(bad))
+		require.ErrorIs(t, err, sim.ErrInvalidEvent, "%s", bad)
+	}
+
+	r := e.get(t, reader, "/api/v1/evenements")
+	require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+	var body struct {
+		Evenements []json.RawMessage `json:"evenements"`
+	}
+	require.NoError(t, json.Unmarshal(r.body, &body))
+	require.Len(t, body.Evenements, 2)
+	assert.JSONEq(t, `{"curseur":"`+cursor+`","id":"EVT-RAW-1","type":"AUDIENCE_FIXEE","emisLe":"2025-03-10T09:00:00Z","x":{"y":[1,2]}}`,
+		string(body.Evenements[1]), "the cursor is the feed's, the other members as given")
+
+	page, r := e.page(t, reader, first.Curseur, 10)
+	require.Equal(t, http.StatusOK, r.status)
+	require.Len(t, page, 1, "the raw event's cursor places it in the feed")
+	assert.Equal(t, "EVT-RAW-1", page[0].ID)
+	evs := e.srv.Events()
+	require.Len(t, evs, 2)
+	assert.Equal(t, sim.Evenement{Curseur: cursor, ID: "EVT-RAW-1", Type: "AUDIENCE_FIXEE"}, evs[1])
+}
+
+func TestGeneratedEventsAreReproducibleIdsIncluded(t *testing.T) {
+	at := time.Date(2025, 3, 10, 9, 0, 0, 0, time.UTC)
+	gen := func() []sim.Evenement {
+		s := sim.New(sim.Options{Seed: 5, Now: func() time.Time { return at }})
+		evs, err := s.GenerateEvents(6)
+		require.NoError(t, err)
+		return evs
+	}
+	a, b := gen(), gen()
+	assert.Equal(t, a, b)
+	seen := map[string]bool{}
+	for _, ev := range a {
+		assert.Regexp(t, `^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`, ev.ID)
+		assert.False(t, seen[ev.ID])
+		seen[ev.ID] = true
+	}
+}

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -221,4 +223,30 @@ func TestFaultPlanValidation(t *testing.T) {
 	require.ErrorIs(t, p.FailNext(sim.EndpointToken, 1, http.StatusInternalServerError, 0), sim.ErrInvalidFault)
 	require.NoError(t, p.FailNext(sim.EndpointToken, 1, http.StatusTooManyRequests, 0))
 	assert.Equal(t, 1, p.Get(sim.EndpointToken).FailNext)
+}
+
+// A client that gives up on a slow POST frees the simulator at once: the handler stops
+// waiting, so that closing the server does not wait out the latency.
+func TestAClientGivingUpOnASlowPostFreesTheSimulator(t *testing.T) {
+	srv := sim.New(sim.Options{})
+	ts := httptest.NewServer(srv.Handler()) // closed below: that is what is tested
+	for _, ep := range []sim.Endpoint{sim.EndpointToken, sim.EndpointMesures} {
+		require.NoError(t, srv.Faults().SetLatency(ep, time.Hour))
+	}
+	for _, path := range []string{"/oauth/token", "/api/v1/mesures"} {
+		ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, ts.URL+path, strings.NewReader("grant_type=client_credentials"))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		_, err = ts.Client().Do(req)
+		cancel()
+		require.Error(t, err, "the client gave up")
+	}
+	closed := make(chan struct{})
+	go func() { ts.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(time.Minute): // a liveness guard: the latency is an hour
+		t.Fatal("the simulator still waits on requests their clients abandoned")
+	}
 }

@@ -4,12 +4,15 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // Vocabulary of the generated events (Grand Est, where PRISME is trialled).
@@ -23,7 +26,7 @@ var (
 		"TJ TROYES", "TJ ÉPINAL", "TJ CHARLEVILLE-MÉZIÈRES"}
 	genMotifs       = []string{"DEMENAGEMENT", "INCARCERATION", "AUTRE"}
 	genTypesMesure  = []string{"SP", "TIG", "DDSE", "LC", "LSC", "SSJ", "SL"}
-	genObligations  = []string{"SOINS", "TRAVAIL", "FORMATION", "INDEMNISATION", "RESIDENCE", "STAGE"}
+	genObligations  = []string{"SOINS", "TRAVAIL", "FORMATION", "INDEMNISER_VICTIME", "RESIDENCE", "STAGE"}
 	genTypesRapport = []string{"RAPPORT_ANNUEL", "RAPPORT_INCIDENT", "RAPPORT_FIN_MESURE", "PRE_SENTENCIEL"}
 	genPieces       = []struct{ titre, typ string }{
 		{"Jugement de condamnation", "JUGEMENT"}, {"Ordonnance du JAP", "ORDONNANCE"},
@@ -41,7 +44,10 @@ func pick[T any](s *Server, xs []T) T { return xs[s.rng.IntN(len(xs))] }
 // the real SHA-256 of generated content) and validated reports (a document whose
 // base64 content matches its sha256 and taille). Half of them, when PRISME holds
 // dossiers, concern a person partners pushed; the others a person PRISME alone knew.
-// Generation is reproducible for a given Options.Seed, except the event ids.
+// Generation is reproducible for a given Options.Seed and clock, event ids included
+// (UUIDs drawn from a source of their own, so that the rest of the sequence does not
+// depend on them). Obligations use the vocabulary the partner systems share
+// (Cassiopée's, which APPI and the canonical model use too).
 func (s *Server) GenerateEvents(n int) ([]Evenement, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -54,6 +60,7 @@ func (s *Server) GenerateEvents(n int) ([]Evenement, error) {
 		} else {
 			ev = s.genRapport(d)
 		}
+		ev.ID = s.genEventID()
 		stored, err := s.addEventLocked(ev)
 		if err != nil {
 			return out, fmt.Errorf("prisme sim: generate event: %w", err)
@@ -61,6 +68,16 @@ func (s *Server) GenerateEvents(n int) ([]Evenement, error) {
 		out = append(out, stored)
 	}
 	return out, nil
+}
+
+// genEventID draws a version 4 UUID from the simulator's id source (s.mu held).
+func (s *Server) genEventID() string {
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], s.idRNG.Uint64())
+	binary.BigEndian.PutUint64(b[8:], s.idRNG.Uint64())
+	b[6] = b[6]&0x0f | 0x40 // version 4
+	b[8] = b[8]&0x3f | 0x80 // RFC 4122 variant
+	return uuid.UUID(b).String()
 }
 
 // RunGenerator adds one generated event every `every` until ctx ends (for the demo).

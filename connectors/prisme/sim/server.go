@@ -1,9 +1,10 @@
 package sim
 
 import (
-	"context"
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"slices"
@@ -27,6 +28,7 @@ type Server struct {
 
 	mu           sync.Mutex
 	rng          *rand.Rand
+	idRNG        *rand.Rand // generated event ids, apart from rng
 	tokens       map[string]token
 	tokensIssued int64
 	reqSeq       int64
@@ -37,6 +39,7 @@ type Server struct {
 	idem         map[idemKey]idemEntry
 	people       *registry
 	events       []Evenement
+	rawEvents    map[int]json.RawMessage // index in events → the bytes served (AddRawEvent)
 	eventIDs     map[string]bool
 	pieces       map[string][]byte
 	lastPage     map[string]string // client id → `apres` of the page it was served last
@@ -65,20 +68,22 @@ func New(opts Options) *Server {
 	}
 	opts = opts.withDefaults()
 	s := &Server{
-		opts:     opts,
-		schemas:  schemas,
-		clients:  make(map[string]Client, len(opts.Clients)),
-		faults:   newFaultPlan(opts.Seed),
-		rng:      rand.New(rand.NewPCG(opts.Seed, opts.Seed+1)),
-		tokens:   map[string]token{},
-		stats:    counters{byStatus: map[int]int64{}, byEndpoint: map[Endpoint]map[int]int64{}},
-		stores:   make(map[Kind]*kindStore, len(kinds)),
-		itemSeq:  make(map[Kind]int64, len(kinds)),
-		idem:     map[idemKey]idemEntry{},
-		people:   newRegistry(),
-		eventIDs: map[string]bool{},
-		pieces:   map[string][]byte{},
-		lastPage: map[string]string{},
+		opts:      opts,
+		schemas:   schemas,
+		clients:   make(map[string]Client, len(opts.Clients)),
+		faults:    newFaultPlan(opts.Seed),
+		rng:       rand.New(rand.NewPCG(opts.Seed, opts.Seed+1)),
+		idRNG:     rand.New(rand.NewPCG(opts.Seed+2, opts.Seed^0x5bd1e995)),
+		tokens:    map[string]token{},
+		stats:     counters{byStatus: map[int]int64{}, byEndpoint: map[Endpoint]map[int]int64{}},
+		stores:    make(map[Kind]*kindStore, len(kinds)),
+		itemSeq:   make(map[Kind]int64, len(kinds)),
+		idem:      map[idemKey]idemEntry{},
+		people:    newRegistry(),
+		eventIDs:  map[string]bool{},
+		rawEvents: map[int]json.RawMessage{},
+		pieces:    map[string][]byte{},
+		lastPage:  map[string]string{},
 	}
 	for _, c := range opts.Clients {
 		s.clients[c.ID] = c
@@ -167,17 +172,31 @@ func (s *Server) finish(rec *Request) {
 	m[rec.Status]++
 }
 
-// delay waits out the latency fault of ep, or until the client goes away.
-func (s *Server) delay(ctx context.Context, ep Endpoint) {
+// delay waits out the latency fault of ep, or until the client goes away. A request
+// body is read into memory first (up to MaxBodyBytes+1, the rest left to the
+// handler): net/http notices a client that gave up only once the body was read to its
+// end, and a simulator still waiting on an abandoned request would hold its connection
+// — and a test server's shutdown — for the whole latency.
+func (s *Server) delay(r *http.Request, ep Endpoint) {
 	d := s.faults.latency(ep)
 	if d <= 0 {
 		return
+	}
+	if r.Body != nil && r.Body != http.NoBody {
+		rest := r.Body
+		b, err := io.ReadAll(io.LimitReader(rest, MaxBodyBytes+1))
+		if err == nil {
+			r.Body = struct {
+				io.Reader
+				io.Closer
+			}{io.MultiReader(bytes.NewReader(b), rest), rest}
+		}
 	}
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-t.C:
-	case <-ctx.Done():
+	case <-r.Context().Done():
 	}
 }
 

@@ -54,6 +54,7 @@ const maxSimBody = 1 << 20
 //	GET    /_sim/stats                 counters
 //	GET    /_sim/events                the outgoing events
 //	POST   /_sim/events                add an event (an EvenementSortant)
+//	POST   /_sim/events/raw            add an event as raw JSON, unchecked (AddRawEvent)
 //	POST   /_sim/events/generate?n=N   add N generated events
 //	GET    /_sim/pieces/{sha256}       a generated document by hash
 //	GET    /_sim/faults                the fault plan of every endpoint
@@ -118,6 +119,19 @@ func (s *Server) simRoutes(mux *http.ServeMux) {
 			return
 		}
 		writeJSON(w, nil, http.StatusCreated, stored)
+	})
+	mux.HandleFunc("POST /_sim/events/raw", func(w http.ResponseWriter, r *http.Request) {
+		raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxSimBody))
+		if err != nil {
+			writeProblem(w, nil, newProblem(http.StatusBadRequest, "json-mal-forme", err.Error()))
+			return
+		}
+		cursor, err := s.AddRawEvent(raw)
+		if err != nil {
+			writeProblem(w, nil, newProblem(http.StatusUnprocessableEntity, "evenement-invalide", err.Error()))
+			return
+		}
+		writeJSON(w, nil, http.StatusCreated, map[string]string{"curseur": cursor})
 	})
 	mux.HandleFunc("POST /_sim/events/generate", func(w http.ResponseWriter, r *http.Request) {
 		n := 1

@@ -119,7 +119,7 @@ func readPerson(p map[string]any) (person, bool) {
 func (s *Server) writeHandler(kind Kind) func(http.ResponseWriter, *http.Request, *exchange) {
 	ep := Endpoint(kind)
 	return func(w http.ResponseWriter, r *http.Request, rec *exchange) {
-		s.delay(r.Context(), ep)
+		s.delay(r, ep)
 		jsonBody := isJSONContent(r.Header.Get("Content-Type"))
 		var (
 			body    []byte
