@@ -16,6 +16,7 @@ import (
 	"passerelle/config"
 	"passerelle/connectors"
 	"passerelle/connectors/appi"
+	"passerelle/connectors/declarative"
 	"passerelle/connectors/genesis"
 	"passerelle/connectors/jsonl"
 	"passerelle/connectors/prisme"
@@ -26,6 +27,7 @@ import (
 func Specs() []connectors.Spec {
 	return []connectors.Spec{
 		appi.Spec,
+		declarative.Spec,
 		genesis.Spec,
 		jsonl.Spec,
 		prisme.Spec,
