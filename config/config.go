@@ -27,6 +27,11 @@ type Config struct {
 	HTTP HTTP `yaml:"http"`
 	// Delivery tunes the consumers that deliver to destinations.
 	Delivery Delivery `yaml:"delivery"`
+	// Retention says how long the hub keeps what it moved (data protection). Default:
+	// payloads 30 days after delivery, quarantined ones 180 days, audit rows 3 years.
+	Retention Retention `yaml:"retention"`
+	// Console is the web console of `passerelle serve`. Default: off.
+	Console Console `yaml:"console"`
 	// Connectors are the source and sink connectors by instance name; the name is what
 	// routes refer to. Each entry's settings are the connector's own.
 	Connectors map[string]Connector `yaml:"connectors"`
@@ -82,6 +87,17 @@ type HTTP struct {
 	Listen string `yaml:"listen"`
 }
 
+// Console configures the web console, served under /console/ by the HTTP server.
+type Console struct {
+	// Accounts is the local account file: one "name:bcrypt-hash[:role]" per line (role
+	// operator, the default, or clerk), made with `passerelle console add-account`.
+	// Empty (the default) leaves the console off; PASSERELLE_CONSOLE_ACCOUNTS, read by
+	// serve, overrides it. Never commit a file that holds real accounts.
+	Accounts string `yaml:"accounts"`
+	// SessionTTL is how long a sign-in lasts. Default 8h.
+	SessionTTL time.Duration `yaml:"sessionTTL"`
+}
+
 // Delivery tunes the delivery consumers.
 type Delivery struct {
 	// MaxAttempts before a transient failure that keeps failing is quarantined.
@@ -97,6 +113,29 @@ type Delivery struct {
 	FailureWindow int `yaml:"failureWindow"`
 	// FailureRatio stops a route when this share of the window failed. Default 0.8.
 	FailureRatio float64 `yaml:"failureRatio"`
+}
+
+// Retention bounds how long the hub keeps personal data: payloads only as long as
+// needed to deliver and to prove delivery, the audit's references for the legal period
+// (DOMAIN.md, "Data protection"). Durations are Go durations: 720h is 30 days.
+type Retention struct {
+	// Payloads is how long a message's bytes stay once every destination received it
+	// (and the destinations' receipts, and the bytes of replayed quarantine items).
+	// Default 720h (30 days).
+	Payloads time.Duration `yaml:"payloads"`
+	// Quarantine is how long the bytes of what is quarantined stay, so that it can
+	// still be replayed. Default 4320h (180 days); at least payloads.
+	Quarantine time.Duration `yaml:"quarantine"`
+	// Audit is how long audit rows (references only, never data) stay, and with them
+	// the rows of facts and deliveries whose bytes were purged. Default 26280h (3
+	// years); at least 4320h (180 days), below which the database refuses to cut.
+	Audit time.Duration `yaml:"audit"`
+	// Every is how often `passerelle serve` applies retention (one process at a time).
+	// Default 1h.
+	Every time.Duration `yaml:"every"`
+	// Disabled stops serve from applying retention, for deployments that run
+	// `passerelle retention run` from a scheduler instead. Default false.
+	Disabled bool `yaml:"disabled"`
 }
 
 // Connector is one connector instance.
@@ -171,6 +210,10 @@ func (ps Problems) Err() error {
 	sort.SliceStable(ps, func(i, j int) bool { return ps[i].Path < ps[j].Path })
 	return ps
 }
+
+// MinAuditRetention is the shortest audit retention: the database function that cuts
+// the audit chain (store migration 0003) refuses rows younger than this.
+const MinAuditRetention = 180 * 24 * time.Hour
 
 // MaxFileSize bounds a configuration file; a larger one is refused unread.
 const MaxFileSize = 4 << 20
@@ -276,6 +319,19 @@ func (c *Config) fillDefaults() {
 	if d.FailureRatio == 0 {
 		d.FailureRatio = 0.8
 	}
+	rt := &c.Retention
+	if rt.Payloads == 0 {
+		rt.Payloads = 30 * 24 * time.Hour
+	}
+	if rt.Quarantine == 0 {
+		rt.Quarantine = 180 * 24 * time.Hour
+	}
+	if rt.Audit == 0 {
+		rt.Audit = 3 * 365 * 24 * time.Hour
+	}
+	if rt.Every == 0 {
+		rt.Every = time.Hour
+	}
 	for name, cc := range c.Connectors {
 		if cc.Kind == "" {
 			cc.Kind = name
@@ -344,6 +400,19 @@ func (c *Config) Validate() error {
 	}
 	if d.FailureRatio <= 0 || d.FailureRatio > 1 {
 		ps.Add("delivery.failureRatio", "must be in (0, 1], not %g", d.FailureRatio)
+	}
+	rt := c.Retention
+	if rt.Payloads <= 0 {
+		ps.Add("retention.payloads", "must be positive")
+	}
+	if rt.Quarantine < rt.Payloads {
+		ps.Add("retention.quarantine", "must be at least payloads (%s)", rt.Payloads)
+	}
+	if rt.Audit < MinAuditRetention {
+		ps.Add("retention.audit", "must be at least %s (180 days): the database refuses to cut younger audit rows", MinAuditRetention)
+	}
+	if rt.Every < time.Minute {
+		ps.Add("retention.every", "must be at least 1m")
 	}
 	for name, cc := range c.Connectors {
 		if !nameRE.MatchString(name) {

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -39,6 +40,21 @@ func TestConfig(t *testing.T) {
 		assert.Equal(t, "prisme", c.Connectors["prisme"].Kind)
 		assert.Equal(t, "http://127.0.0.1:8084", c.Connectors["prisme"].Settings["url"])
 		assert.Equal(t, 20, c.Delivery.MaxAttempts)
+		assert.Equal(t, 30*24*time.Hour, c.Retention.Payloads)
+		assert.Equal(t, 180*24*time.Hour, c.Retention.Quarantine)
+		assert.Equal(t, 3*365*24*time.Hour, c.Retention.Audit)
+		assert.Equal(t, time.Hour, c.Retention.Every)
+	})
+	t.Run("retention periods are checked", func(t *testing.T) {
+		_, err := Read(strings.NewReader(minimal+"retention: {payloads: 720h, quarantine: 24h, audit: 240h, every: 1s}\n"), noEnv)
+		require.Error(t, err)
+		for _, want := range []string{"retention.quarantine: must be at least payloads", "retention.audit: must be at least", "retention.every"} {
+			assert.Contains(t, err.Error(), want)
+		}
+		c, err := Read(strings.NewReader(minimal+"retention: {payloads: 168h, audit: 87600h}\n"), noEnv)
+		require.NoError(t, err)
+		assert.Equal(t, 7*24*time.Hour, c.Retention.Payloads)
+		assert.Equal(t, 10*365*24*time.Hour, c.Retention.Audit)
 	})
 	t.Run("the environment overrides the database URL and the brokers", func(t *testing.T) {
 		env := map[string]string{"DATABASE_URL": "postgres://u:secret@db/x", "PASSERELLE_KAFKA_BROKERS": "k1:9092, k2:9092"}

@@ -10,4 +10,13 @@
 // the probation service only, and the JAP office's observations reach no one. No policy
 // naming such a field for such a recipient can be compiled, so a configuration that
 // tries is refused at start-up.
+//
+// Both are proven, not only exemplified (property_test.go): 100,000 random messages of
+// each canonical type, built from its schema (fields present or absent, arrays of any
+// length, fields no schema has yet, values of the wrong JSON type), go through the
+// largest allow-list Compile accepts for each recipient kind and through random
+// subsets of it; nothing outside the list survives, and nothing the contracts forbid a
+// kind of recipient reaches it, as an oracle written from the contracts (not from the
+// rules) checks. Removing any single hard rule makes that property fail (the mutation
+// test), so no rule is dead weight and the property sees what each one guards.
 package policy

@@ -146,7 +146,7 @@ func (p *Policy) Apply(data []byte) ([]byte, error) {
 }
 
 func filterObject(obj map[string]any, n *node) map[string]any {
-	out := make(map[string]any, len(n.children))
+	out := make(map[string]any, min(len(obj), len(n.children)))
 	for k, v := range obj {
 		c, ok := n.children[k]
 		if !ok {

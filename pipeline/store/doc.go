@@ -18,6 +18,21 @@
 //   - Writes are per batch (COPY and unnest), never a transaction per fact: on this
 //     machine one row per transaction is ≈ 3.7 k/s, a batch of 1,000 ≈ 40 k rows/s.
 //
+// Data protection (DOMAIN.md, "Data protection"):
+//
+//   - ExportSubject says everything the hub moved about a person (her facts, their
+//     sources, destinations, dates, legal bases and receipts) by index only, and is
+//     audited; PendingRectifications lists the corrections still owed to prior
+//     recipients of a fact.
+//   - ApplyRetention purges payloads once delivered, quarantined ones later, and cuts
+//     the audit's tail after the legal period through a database function that anchors
+//     the chain's head first (audit_heads), so that VerifyAudit still holds from there.
+//   - ResolvePersons never merges two people silently: a name + birth date match that
+//     meets a different APPI or PRISME identifier goes on under a new id, listed in
+//     identity_reviews for an operator (DecideIdentityReview).
+//   - The hub's role, passerelle_hub (migration 0004), may append to the audit and read
+//     it, never UPDATE, DELETE or TRUNCATE it.
+//
 // Migrations are embedded SQL files, applied in order at start-up under an advisory
 // lock, so several hub processes can start at once.
 package store

@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"fmt"
+	"sort"
+	"strings"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -14,10 +16,26 @@ type Identifier struct {
 	Value  string
 }
 
+// NameKeySystem is the system of the exact name + first names + birth date key
+// (pipeline.IDPersonKey): a match on it alone is weaker than one on a system's own
+// identifier, and is checked for conflicts before it links anything.
+const NameKeySystem = "PERSON_KEY"
+
+// OneIdentifierPerPerson are the systems in which a person has one identifier only:
+// the APPI enforcement file and the PRISME file. Two different values of one of them
+// mean two people, so a name + birth date match that meets one is doubtful. A person
+// has several écrou numbers (a new one at each committal, at the destination of every
+// transfer), so a different one is not a conflict.
+var OneIdentifierPerPerson = map[string]bool{"APPI": true, "PRISME": true}
+
 // ResolvePersons returns a canonical person id for each person, given the identifiers
-// the message carries: the id already linked to one of them (the oldest link wins),
-// else a new one; then it links every identifier to that id. Identifiers are never
-// numéros parquet (co-defendants share them).
+// the message carries: the id already linked to one of its systems' identifiers (the
+// oldest link wins); else the id its exact name + birth date key is linked to, unless
+// that person holds another identifier of a system in OneIdentifierPerPerson (a
+// doubtful match: the message goes on under a new id, and the pair is recorded in
+// identity_reviews for a human, never merged silently); else a new id. Then it links
+// every new identifier to that id. Identifiers are never numéros parquet (co-defendants
+// share them).
 func (s *Store) ResolvePersons(ctx context.Context, persons [][]Identifier) ([]string, error) {
 	out := make([]string, len(persons))
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
@@ -41,18 +59,48 @@ func (s *Store) ResolvePersons(ctx context.Context, persons [][]Identifier) ([]s
 				rows.Close()
 				return err
 			}
-			known[id] = pid
+			if _, seen := known[id]; !seen {
+				known[id] = pid
+			}
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return err
 		}
+		// The persons only a name key finds: their identifiers tell a doubtful match.
+		// (Most messages are found by a system's identifier, and this query is skipped.)
+		var byName []string
+		for _, p := range persons {
+			if _, ok := bySystemID(p, known); !ok {
+				for _, id := range p {
+					if pid, ok := known[id]; ok && id.System == NameKeySystem {
+						byName = append(byName, pid)
+					}
+				}
+			}
+		}
+		held, err := heldIdentifiers(ctx, tx, byName)
+		if err != nil {
+			return err
+		}
 		var linkS, linkV, linkP []string
+		var doubts []identityDoubt
 		for i, p := range persons {
-			for _, id := range p {
-				if pid, ok := known[id]; ok {
-					out[i] = pid
-					break
+			out[i], _ = bySystemID(p, known)
+			if out[i] == "" {
+				for _, id := range p {
+					if id.System != NameKeySystem {
+						continue
+					}
+					if pid, ok := known[id]; ok {
+						if conflicts := conflicting(p, held[pid]); len(conflicts) > 0 {
+							out[i] = uuid.NewString()
+							doubts = append(doubts, identityDoubt{known: pid, created: out[i],
+								reason: "same name and birth date, different " + strings.Join(conflicts, ", ") + " identifiers"})
+						} else {
+							out[i] = pid
+						}
+					}
 				}
 			}
 			if out[i] == "" {
@@ -62,6 +110,12 @@ func (s *Store) ResolvePersons(ctx context.Context, persons [][]Identifier) ([]s
 				if _, ok := known[id]; !ok {
 					known[id] = out[i] // a later person of the batch with it links to the same id
 					linkS, linkV, linkP = append(linkS, id.System), append(linkV, id.Value), append(linkP, out[i])
+					if OneIdentifierPerPerson[id.System] {
+						if held[out[i]] == nil {
+							held[out[i]] = map[string]string{}
+						}
+						held[out[i]][id.System] = id.Value
+					}
 				}
 			}
 		}
@@ -71,10 +125,69 @@ func (s *Store) ResolvePersons(ctx context.Context, persons [][]Identifier) ([]s
 				return err
 			}
 		}
-		return nil
+		return s.recordDoubts(ctx, tx, doubts)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: resolve persons: %w", err)
 	}
 	return out, nil
+}
+
+// bySystemID returns the person the first of ids known in a system's own numbering
+// (not the name key) is linked to.
+func bySystemID(ids []Identifier, known map[Identifier]string) (string, bool) {
+	for _, id := range ids {
+		if id.System == NameKeySystem {
+			continue
+		}
+		if pid, ok := known[id]; ok {
+			return pid, true
+		}
+	}
+	return "", false
+}
+
+// heldIdentifiers returns, for each person, its identifiers in the systems of
+// OneIdentifierPerPerson.
+func heldIdentifiers(ctx context.Context, tx pgx.Tx, persons []string) (map[string]map[string]string, error) {
+	held := map[string]map[string]string{}
+	if len(persons) == 0 {
+		return held, nil
+	}
+	systems := make([]string, 0, len(OneIdentifierPerPerson))
+	for s := range OneIdentifierPerPerson {
+		systems = append(systems, s)
+	}
+	rows, err := tx.Query(ctx, `SELECT person_id, system, identifier FROM identities
+		WHERE person_id = ANY($1) AND system = ANY($2) ORDER BY created_at`, persons, systems)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var pid, system, value string
+		if err := rows.Scan(&pid, &system, &value); err != nil {
+			return nil, err
+		}
+		if held[pid] == nil {
+			held[pid] = map[string]string{}
+		}
+		if _, ok := held[pid][system]; !ok {
+			held[pid][system] = value
+		}
+	}
+	return held, rows.Err()
+}
+
+// conflicting returns the systems of OneIdentifierPerPerson in which ids and a person's
+// held identifiers differ, sorted.
+func conflicting(ids []Identifier, held map[string]string) []string {
+	var out []string
+	for _, id := range ids {
+		if v, ok := held[id.System]; ok && OneIdentifierPerPerson[id.System] && v != id.Value {
+			out = append(out, id.System)
+		}
+	}
+	sort.Strings(out)
+	return out
 }

@@ -5,7 +5,9 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -227,7 +229,13 @@ func (s *Store) ingestTx(ctx context.Context, tx pgx.Tx, b IngestBatch) (IngestR
 
 	entries := make([]AuditEntry, 0, len(b.Messages)+len(all))
 	for i, m := range b.Messages {
-		entries = append(entries, AuditEntry{Actor: b.Connector, Action: "ingest", MessageID: res.Outcomes[i].ID,
+		// An accepted fact is collected for its routes: the audit names their legal
+		// bases, so that every row says on which basis the hub acted.
+		var basis string
+		if res.Outcomes[i].Outcome == Accepted && b.Targets != nil {
+			basis = legalBases(b.Targets(m.Type))
+		}
+		entries = append(entries, AuditEntry{Actor: b.Connector, Action: "ingest", MessageID: res.Outcomes[i].ID, LegalBasis: basis,
 			Outcome: string(res.Outcomes[i].Outcome), Reference: m.FactSystem + ":" + m.FactRef + ":" + strconv.FormatInt(m.FactVersion, 10)})
 	}
 	for i, r := range all {
@@ -235,6 +243,17 @@ func (s *Store) ingestTx(ctx context.Context, tx pgx.Tx, b IngestBatch) (IngestR
 			Reference: "quarantine:" + strconv.FormatInt(ids[i], 10) + " stage:" + r.Stage})
 	}
 	return res, s.appendAudit(ctx, tx, entries)
+}
+
+// legalBases joins the distinct legal bases of targets, in their order.
+func legalBases(targets []Target) string {
+	var out []string
+	for _, t := range targets {
+		if t.LegalBasis != "" && !slices.Contains(out, t.LegalBasis) {
+			out = append(out, t.LegalBasis)
+		}
+	}
+	return strings.Join(out, "; ")
 }
 
 // lockFacts reads and locks the dedup rows of the batch's facts.

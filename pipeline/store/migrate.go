@@ -32,9 +32,17 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
 	}
 	defer func() { _, _ = conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, lockMigrate) }()
 
-	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
+	// The hub's own role (passerelle_hub, 0004) may not create tables: on a database
+	// its owner migrated, the table is only looked for.
+	var exists bool
+	if err := conn.QueryRow(ctx, `SELECT to_regclass('schema_migrations') IS NOT NULL`).Scan(&exists); err != nil {
 		return fmt.Errorf("store: migrate: %w", err)
+	}
+	if !exists {
+		if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
+			return fmt.Errorf("store: migrate: %w", err)
+		}
 	}
 	applied := map[int]bool{}
 	rows, err := conn.Query(ctx, `SELECT version FROM schema_migrations`)

@@ -1,0 +1,147 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+)
+
+// What a newer version of a fact corrected, as Rectification.Changes names it.
+const (
+	ChangedIdentity = "identity" // the person: names, birth date, identifiers
+	ChangedSentence = "sentence" // convictions, sentences, measures, their dates
+	ChangedOther    = "other"    // neither: an ordinary update
+	ChangedUnknown  = "unknown"  // a version's bytes were purged: cannot tell
+)
+
+// legalBasisRectification is the legal basis the audit gives corrections an operator
+// carried.
+const legalBasisRectification = "Directive (UE) 2016/680, art. 16 — rectification"
+
+// sentenceFields are the top-level data fields of the canonical types that hold
+// sentence data (the penal record's convictions and dates, the judgment's sentences,
+// the measure itself, the transferred measures).
+var sentenceFields = []string{"convictions", "reductions", "projectedReleaseDate", "releaseDate", "securityPeriodEnd",
+	"sentences", "offences", "obligations", "startDate", "endDate", "measures", "kind"}
+
+// Rectification is a destination that received an older version of a fact and has
+// not yet acknowledged its newest one: the correction a person is owed there (Directive
+// (UE) 2016/680, art. 16: a rectification is carried to every recipient). The newest
+// version reaches every destination its routes name through the ordinary flow, with
+// its own idempotency key; a destination no route names for it any more ("not-routed")
+// needs an operator.
+type Rectification struct {
+	Subject          string    `json:"subject"`
+	FactSystem       string    `json:"factSystem"`
+	FactRef          string    `json:"factRef"`
+	DeliveredVersion int64     `json:"deliveredVersion"` // the newest version the destination acknowledged
+	CurrentVersion   int64     `json:"currentVersion"`
+	MessageID        uuid.UUID `json:"messageId"` // the current version's message
+	Destination      string    `json:"destination"`
+	Status           string    `json:"status"` // pending, quarantined or not-routed
+	AcceptedAt       time.Time `json:"acceptedAt"`
+	Changes          []string  `json:"changes"` // identity, sentence, other or unknown
+}
+
+// PendingRectifications lists, oldest correction first, every destination that was
+// delivered an older version of a fact than the newest one the hub accepted and has
+// not acknowledged the newest yet; person, when not empty, restricts it to one person
+// id. It reads every delivered row once (an operator's question, not a flow's).
+func (s *Store) PendingRectifications(ctx context.Context, person string, limit int) ([]Rectification, error) {
+	if limit <= 0 {
+		limit = 1000
+	}
+	rows, err := s.pool.Query(ctx, `WITH prev AS (
+			SELECT d.destination, d.fact_system, d.fact_ref, max(d.fact_version) AS delivered_version
+			FROM deliveries d JOIN dedup l ON l.fact_system = d.fact_system AND l.fact_ref = d.fact_ref
+			WHERE d.status = 'delivered' AND d.fact_version < l.version
+			GROUP BY d.destination, d.fact_system, d.fact_ref)
+		SELECT o.subject, l.fact_system, l.fact_ref, p.delivered_version, l.version, l.message_id, p.destination,
+			coalesce(n.status, 'not-routed'), o.accepted_at, o.data, old.data
+		FROM prev p
+		JOIN dedup l ON l.fact_system = p.fact_system AND l.fact_ref = p.fact_ref
+		JOIN outbox o ON o.id = l.message_id
+		LEFT JOIN deliveries n ON n.message_id = l.message_id AND n.destination = p.destination
+		LEFT JOIN LATERAL (SELECT data FROM outbox x WHERE x.fact_system = p.fact_system AND x.fact_ref = p.fact_ref
+			AND x.fact_version = p.delivered_version LIMIT 1) old ON true
+		WHERE (n.status IS NULL OR n.status IN ('pending', 'quarantined')) AND ($1 = '' OR o.subject = $1)
+		AND NOT EXISTS (SELECT 1 FROM rectification_acks k WHERE k.message_id = l.message_id AND k.destination = p.destination)
+		ORDER BY o.accepted_at, l.fact_system, l.fact_ref, p.destination LIMIT $2`, person, limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: rectifications: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Rectification, error) {
+		var rc Rectification
+		var cur, old []byte
+		err := r.Scan(&rc.Subject, &rc.FactSystem, &rc.FactRef, &rc.DeliveredVersion, &rc.CurrentVersion, &rc.MessageID,
+			&rc.Destination, &rc.Status, &rc.AcceptedAt, &cur, &old)
+		rc.Changes = changes(old, cur)
+		return rc, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: rectifications: %w", err)
+	}
+	return out, nil
+}
+
+// changes tells what a newer version's data changed in the older one's.
+func changes(old, cur []byte) []string {
+	if len(old) == 0 || len(cur) == 0 {
+		return []string{ChangedUnknown}
+	}
+	var a, b map[string]any
+	if json.Unmarshal(old, &a) != nil || json.Unmarshal(cur, &b) != nil {
+		return []string{ChangedUnknown}
+	}
+	var out []string
+	if !reflect.DeepEqual(a["person"], b["person"]) {
+		out = append(out, ChangedIdentity)
+	}
+	for _, f := range sentenceFields {
+		if !reflect.DeepEqual(a[f], b[f]) {
+			out = append(out, ChangedSentence)
+			break
+		}
+	}
+	if len(out) == 0 {
+		out = append(out, ChangedOther)
+	}
+	return out
+}
+
+// AckRectification records that an operator carried the correction message to
+// destination outside the flow (a destination no route names any more, a letter): it
+// leaves the pending list, and the audit says who did it. Only a pending rectification
+// can be acknowledged.
+func (s *Store) AckRectification(ctx context.Context, message uuid.UUID, destination, actor string) error {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var pending bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM dedup l
+			JOIN deliveries d ON d.fact_system = l.fact_system AND d.fact_ref = l.fact_ref AND d.destination = $2
+				AND d.status = 'delivered' AND d.fact_version < l.version
+			WHERE l.message_id = $1
+			AND NOT EXISTS (SELECT 1 FROM deliveries n WHERE n.message_id = $1 AND n.destination = $2 AND n.status IN ('delivered', 'superseded'))
+			AND NOT EXISTS (SELECT 1 FROM rectification_acks k WHERE k.message_id = $1 AND k.destination = $2))`,
+			message, destination).Scan(&pending); err != nil {
+			return err
+		}
+		if !pending {
+			return ErrNotFound
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO rectification_acks (message_id, destination, acked_by) VALUES ($1, $2, $3)
+			ON CONFLICT DO NOTHING`, message, destination, actor); err != nil {
+			return err
+		}
+		return s.appendAudit(ctx, tx, []AuditEntry{{Actor: actor, Action: "rectification-ack", MessageID: message,
+			Destination: destination, LegalBasis: legalBasisRectification, Outcome: "acknowledged"}})
+	})
+	if err != nil {
+		return fmt.Errorf("store: acknowledge rectification of %s at %s: %w", message, destination, err)
+	}
+	return nil
+}
