@@ -112,8 +112,150 @@ type Instance struct {
 	// Recipient is who receives what the sink delivers, for the data-protection policy:
 	// probation, enforcement, prosecution, prison or other (pipeline/policy).
 	Recipient string
+	// Serve, when set, makes the instance a push source: the hub calls it once, on a
+	// goroutine of its own, after the store, the schemas and the routes are ready, and
+	// cancels ctx at shutdown. Serve blocks until ctx ends (then returns nil, having
+	// stopped accepting within a few seconds) or it cannot serve (an error, logged by
+	// the hub; the rest of the hub keeps running). See Host.
+	Serve func(ctx context.Context, host Host) error
 	// Close releases the instance's resources.
 	Close func() error
+}
+
+// Host is what the hub offers a push source (Instance.Serve): a source that does not
+// poll but is called — an HTTPS intake, a batch import — and must answer its caller at
+// once with what became of each fact.
+//
+// Its methods are safe for concurrent use and block until PostgreSQL has answered;
+// each honours ctx. A push source calls them from as many goroutines as it serves
+// requests: the hub serialises what must be (the dedup of one fact, the audit chain).
+type Host interface {
+	// Accept validates and commits the facts of one push: each message is resolved to
+	// its person and validated against its canonical schema, then the accepted ones,
+	// the rejected facts (quarantined with their raw bytes), the receipt and the audit
+	// rows commit in one PostgreSQL transaction. When Accept returns without error, that
+	// transaction has committed: what it calls accepted will be delivered or
+	// quarantined with its reason, even if the hub crashes at once. On an error with an
+	// empty ReceiptID nothing of the push was committed and the caller may send it
+	// again; an error with a ReceiptID means committed, but the receipt could not be
+	// read back (Receipt is then empty). The same facts at the
+	// same versions pushed again by the same caller give the earlier receipt back
+	// (Pushed.Replay), so a caller that lost the answer can simply retry.
+	Accept(ctx context.Context, p Push) (Pushed, error)
+	// Receipt returns the current state of every message of a receipt. A receipt is
+	// read only by the caller that pushed it: an unknown id, or one of another caller,
+	// is ErrNoReceipt (the same answer, so that ids cannot be probed).
+	Receipt(ctx context.Context, caller, id string) (PushReceipt, error)
+	// Audit appends an entry to the hub's audit log for an act of the push source
+	// that is not a fact, such as a refused caller or body. The actor is the instance's
+	// name. The entry carries references (rules, pointers, a court code, a certificate
+	// fingerprint), never a value of the refused input.
+	Audit(ctx context.Context, e AuditEntry) error
+}
+
+// Push is one call of a push source's caller.
+type Push struct {
+	// Caller is the authenticated party that pushed (a court code, ...): the only one
+	// allowed to read the receipt. Required.
+	Caller string
+	// Reference is the push's own technical reference for operators (a case number and
+	// its transmission), never personal data (so never a file name). Optional.
+	Reference string
+	// Facts are what was pushed; Fact.Err marks one that could not be decoded or
+	// mapped (it is quarantined with its Raw bytes).
+	Facts []Fact
+}
+
+// Pushed is Accept's answer.
+type Pushed struct {
+	// ReceiptID identifies the receipt, for Host.Receipt.
+	ReceiptID string
+	// Replay is true when every fact had already been pushed at the same version by
+	// the same caller: ReceiptID is then the earlier receipt, and nothing new was
+	// accepted.
+	Replay bool
+	// Receipt is the receipt's state right after the commit.
+	Receipt PushReceipt
+}
+
+// Message states in a PushReceipt, in the order a message goes through them.
+const (
+	// StateAccepted: committed in PostgreSQL (the outbox), not yet on Kafka.
+	StateAccepted = "accepted"
+	// StateRelayed: published on Kafka, not yet delivered everywhere.
+	StateRelayed = "relayed"
+	// StateDelivered: every destination acknowledged it (or held a newer version).
+	StateDelivered = "delivered"
+	// StateQuarantined: refused by validation or by a destination; Reason says why.
+	StateQuarantined = "quarantined"
+	// StateStale: an older version than the one already recorded: kept in the audit,
+	// never sent, never overwriting the newer one. Current names the newer message.
+	StateStale = "stale"
+	// StateSuperseded: accepted, but a newer version reached every destination first,
+	// so this one was not sent.
+	StateSuperseded = "superseded"
+)
+
+// PushReceipt is what became of each message of one push.
+type PushReceipt struct {
+	// ID is the receipt id.
+	ID string
+	// Caller is who pushed.
+	Caller string
+	// Reference is the push's reference.
+	Reference string
+	// ReceivedAt is when the push was committed.
+	ReceivedAt time.Time
+	// Messages are the push's messages in the order of its facts and of their messages.
+	Messages []PushMessage
+}
+
+// PushMessage is one message of a receipt and where it stands.
+type PushMessage struct {
+	// Fact is the index of the fact in the push, Index the message's index in it.
+	Fact, Index int
+	// MessageID is the message's id. For a fact already recorded at that version (a
+	// duplicate inside a new push) it is the recorded message's id.
+	MessageID string
+	// State is one of the State constants.
+	State string
+	// Current, for StateStale, is the id of the newer message recorded for the fact.
+	Current string
+	// QuarantineID and Reason are set for StateQuarantined (the reason has no
+	// personal data: stages, pointers, rules, statuses).
+	QuarantineID int64
+	Reason       string
+	// Deliveries are the message's outcomes per destination.
+	Deliveries []PushDelivery
+}
+
+// PushDelivery is one message's outcome at one destination.
+type PushDelivery struct {
+	// Destination is the sink instance.
+	Destination string
+	// Status is pending, delivered, superseded or quarantined.
+	Status string
+	// At is when that status was recorded.
+	At time.Time
+	// Receipt is the destination's acknowledgement as recorded (JSON; PRISME's carries
+	// its id, dossierId and recuLe), for delivered.
+	Receipt json.RawMessage
+	// Reason is the last error (a transient one while pending, the permanent one when
+	// quarantined); no personal data.
+	Reason string
+	// QuarantineID is set when quarantined.
+	QuarantineID int64
+}
+
+// AuditEntry is an act of a push source for the audit log (Host.Audit).
+type AuditEntry struct {
+	// Action is what happened, e.g. "refuse".
+	Action string
+	// Outcome is its result, e.g. "refused".
+	Outcome string
+	// Reference says which and why without any value: "tls:expired serial:…",
+	// "court:750010 payload-court-mismatch", "rules: /decision/dateDecision: calendar-date".
+	Reference string
 }
 
 // Spec describes a connector kind to the registry.
@@ -134,6 +276,8 @@ var (
 	ErrPermanent = errors.New("permanent")
 	// ErrTransient marks a failure worth retrying: the system is down, slow or busy.
 	ErrTransient = errors.New("transient")
+	// ErrNoReceipt: Host.Receipt knows no receipt of that id for that caller.
+	ErrNoReceipt = errors.New("no such receipt")
 )
 
 type classified struct {

@@ -16,6 +16,7 @@ import (
 	"passerelle/config"
 	"passerelle/connectors"
 	"passerelle/connectors/appi"
+	"passerelle/connectors/cassiopee"
 	"passerelle/connectors/declarative"
 	"passerelle/connectors/genesis"
 	"passerelle/connectors/jsonl"
@@ -27,6 +28,7 @@ import (
 func Specs() []connectors.Spec {
 	return []connectors.Spec{
 		appi.Spec,
+		cassiopee.Spec,
 		declarative.Spec,
 		genesis.Spec,
 		jsonl.Spec,

@@ -54,3 +54,18 @@ func (e *RefusalError) Error() string {
 
 // Is makes errors.Is(err, ErrRefused) hold.
 func (e *RefusalError) Is(target error) bool { return target == ErrRefused }
+
+// Sentinels of the intake. Their texts name no value either.
+var (
+	// ErrIntakeOptions: NewIntake was given options it cannot serve with.
+	ErrIntakeOptions = errors.New("cassiopee: intake options")
+	// ErrNoClientCertificate: a TLS client presented no certificate; the handshake is
+	// refused (and audited).
+	ErrNoClientCertificate = errors.New("cassiopee: a court client certificate is required")
+	// ErrBadClientCertificate: a TLS client's certificate is expired, not signed by the
+	// courts' authority or not for client authentication; the handshake is refused (and
+	// audited).
+	ErrBadClientCertificate = errors.New("cassiopee: client certificate refused")
+	// ErrNoFiles is Importer.Import's error for a folder without any *.json file.
+	ErrNoFiles = errors.New("cassiopee: no .json file to import")
+)
