@@ -54,6 +54,38 @@ type Deliverer struct {
 	FlushEvery time.Duration
 	// OnOutcome, when set, is called after each outcome is recorded (metrics, tests).
 	OnOutcome func(status string)
+	// Metrics, when set, count outcomes, latency, retries and consumer lag.
+	Metrics *Metrics
+	// Controls, when set, pause routes: the deliverer stops fetching while every route
+	// of Routes is paused, and a message of a paused route waits in its lane until the
+	// route is resumed.
+	Controls *Controls
+	// Routes are the names of the routes to this destination.
+	Routes []string
+}
+
+// routeOf returns the route that carries typ to the destination ("" when none does:
+// there is one route per type and destination).
+func (d *Deliverer) routeOf(typ string) string {
+	for _, t := range d.Routing.Targets(typ) {
+		if t.Destination == d.Destination {
+			return t.Route
+		}
+	}
+	return ""
+}
+
+// allPaused reports whether every route to the destination is paused.
+func (d *Deliverer) allPaused() bool {
+	if d.Controls == nil || len(d.Routes) == 0 {
+		return false
+	}
+	for _, r := range d.Routes {
+		if !d.Controls.RoutePaused(r) {
+			return false
+		}
+	}
+	return true
 }
 
 func (d *Deliverer) defaults() {
@@ -86,6 +118,7 @@ type work struct {
 	outcome *store.DeliveryOutcome // nil: nothing to record (already recorded elsewhere)
 	links   []store.Identifier
 	subject string
+	took    time.Duration // from the first attempt to the outcome
 }
 
 // Run delivers until ctx ends (nil) or the destination stops (ErrDestinationStopped).
@@ -150,6 +183,15 @@ func (d *Deliverer) Run(ctx context.Context) error {
 
 func (d *Deliverer) fetch(ctx context.Context, lanes []chan *work, offsets *offsetTracker) error {
 	for {
+		if d.allPaused() {
+			// Paused: fetch nothing (the consumer keeps its group membership); what
+			// arrives meanwhile waits in Kafka, its deliveries pending in PostgreSQL.
+			sleep(ctx, pausePoll)
+			if ctx.Err() != nil {
+				return nil
+			}
+			continue
+		}
 		km, err := d.Consumer.Fetch(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -160,6 +202,7 @@ func (d *Deliverer) fetch(ctx context.Context, lanes []chan *work, offsets *offs
 			continue
 		}
 		offsets.fetched(km)
+		d.Metrics.fetched(d.Destination, km)
 		h := fnv.New32a()
 		_, _ = h.Write(km.Key)
 		select {
@@ -185,6 +228,14 @@ func (d *Deliverer) handle(ctx context.Context, w *work, br *breaker, recent map
 	if err != nil {
 		d.Log.Error("message id is not a UUID", logging.Topic(w.km.Topic), logging.Offset(w.km.Offset))
 		return nil
+	}
+	for d.Controls.RoutePaused(d.routeOf(m.Type)) {
+		// Fetched before the pause took effect, or another route of the destination
+		// is still running: the message waits here, unrecorded, until the resume.
+		sleep(ctx, pausePoll)
+		if ctx.Err() != nil {
+			return nil
+		}
 	}
 	var st store.DeliveryState
 	for {
@@ -233,7 +284,17 @@ func (d *Deliverer) handle(ctx context.Context, w *work, br *breaker, recent map
 	filtered.Data = data
 
 	bo := newBackoff(d.BackoffMin, d.BackoffMax)
+	start := time.Now()
 	for {
+		for d.Controls.RoutePaused(st.Route) {
+			// Paused between two attempts (a destination down for maintenance): no
+			// more attempts until the resume.
+			sleep(ctx, pausePoll)
+			if ctx.Err() != nil {
+				w.outcome = nil // shutting down: not recorded, redelivered later
+				return nil
+			}
+		}
 		out.Attempts++
 		actx, cancel := context.WithTimeout(ctx, d.Timeout)
 		rc, err := d.Sink.Deliver(actx, connectors.Delivery{Message: &filtered, IdempotencyKey: st.IdempotencyKey, Attempt: out.Attempts})
@@ -241,6 +302,7 @@ func (d *Deliverer) handle(ctx context.Context, w *work, br *breaker, recent map
 		switch {
 		case err == nil:
 			out.Status, out.ReceiptRef = store.StatusDelivered, rc.ID
+			w.took = time.Since(start)
 			out.Receipt = rc.Detail
 			if len(out.Receipt) > 0 && !json.Valid(out.Receipt) {
 				out.Receipt = nil
@@ -265,8 +327,10 @@ func (d *Deliverer) handle(ctx context.Context, w *work, br *breaker, recent map
 					ErrDestinationStopped, d.Destination, br.failures(), br.size, err)
 			}
 			out.Status, out.Error, out.Raw = store.StatusQuarantined, err.Error(), raw
+			w.took = time.Since(start)
 			return nil
 		default:
+			d.Metrics.retried(d.Destination)
 			ra, _ := connectors.RetryAfter(err)
 			wait := bo.next(ra)
 			level := zap.DebugLevel // a few failures are a destination's ordinary life
@@ -311,6 +375,11 @@ func (d *Deliverer) record(ctx context.Context, done <-chan *work, offsets *offs
 			}
 			d.Log.Error("record deliveries", logging.Destination(d.Destination), zap.Error(err))
 			sleep(ctx, time.Second)
+		}
+		for _, w := range batch {
+			if w.outcome != nil {
+				d.Metrics.delivered(d.Destination, w.outcome.Route, w.outcome.Status, w.took)
+			}
 		}
 		if d.OnOutcome != nil {
 			for _, o := range outs {

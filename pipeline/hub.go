@@ -31,6 +31,9 @@ type Hub struct {
 	Log       *zap.Logger
 	// OnReady, when set, is called once everything is started (tests, the demo).
 	OnReady func(*Running)
+	// Mount, when set, adds handlers to the hub's HTTP server (the console) before it
+	// starts serving; the handlers may use run once OnReady would be called.
+	Mount func(mux *http.ServeMux, run *Running)
 }
 
 // Running is what a started hub exposes (to the HTTP handlers, the tests, the demo).
@@ -41,6 +44,14 @@ type Running struct {
 	Ingester *Ingester
 	Brokers  []string
 	HTTPAddr string
+	// Metrics are the hub's Prometheus metrics (/metrics).
+	Metrics *Metrics
+	// Controls are the operators' pauses, as this process honours them.
+	Controls *Controls
+	// Replayer re-injects quarantined inputs (the console's replay button).
+	Replayer *Replayer
+	// Sources are the names of the source instances (polling and push), sorted.
+	Sources []string
 
 	mu      sync.Mutex
 	stopped map[string]string // destination → why it stopped
@@ -115,6 +126,9 @@ func (h *Hub) Run(ctx context.Context) error {
 
 	run := &Running{Store: st, Schemas: reg, Routing: routing, Brokers: brokers, stopped: map[string]string{}}
 	run.Ingester = &Ingester{Store: st, Schemas: reg, Routing: routing, Log: log.Named("ingest")}
+	if err := h.prepareOps(ctx, run); err != nil {
+		return err
+	}
 
 	srv, addr, err := h.serveHTTP(run)
 	if err != nil {
@@ -123,10 +137,12 @@ func (h *Hub) Run(ctx context.Context) error {
 	run.HTTPAddr = addr
 
 	var wg sync.WaitGroup
+	wg.Go(func() { _ = run.Controls.Run(ctx) })
 	wg.Go(func() {
-		r := &Relay{Store: st, Publisher: pub, TopicPrefix: cfg.Kafka.TopicPrefix, Log: log.Named("relay")}
+		r := &Relay{Store: st, Publisher: pub, TopicPrefix: cfg.Kafka.TopicPrefix, Log: log.Named("relay"), Metrics: run.Metrics}
 		_ = r.Run(ctx)
 	})
+	startRetention(ctx, wg.Go, cfg, st, log) // data protection: payloads and audit purged on schedule
 	dests := routing.Destinations()
 	names := make([]string, 0, len(dests))
 	for d := range dests {
@@ -149,7 +165,8 @@ func (h *Hub) Run(ctx context.Context) error {
 		}
 		d := &Deliverer{Destination: dest, Sink: inst.Sink, Store: st, Routing: routing, Consumer: cons, Log: log.Named("deliver"),
 			BackoffMin: cfg.Delivery.BackoffMin, BackoffMax: cfg.Delivery.BackoffMax, Timeout: cfg.Delivery.Timeout,
-			FailureWindow: cfg.Delivery.FailureWindow, FailureRatio: cfg.Delivery.FailureRatio}
+			FailureWindow: cfg.Delivery.FailureWindow, FailureRatio: cfg.Delivery.FailureRatio,
+			Metrics: run.Metrics, Controls: run.Controls, Routes: routesTo(routing, dest)}
 		wg.Go(func() {
 			defer func() { _ = cons.Close() }()
 			if err := d.Run(ctx); errors.Is(err, ErrDestinationStopped) {
@@ -163,8 +180,20 @@ func (h *Hub) Run(ctx context.Context) error {
 		if inst.Source == nil {
 			continue
 		}
-		r := &SourceRunner{Name: name, Source: inst.Source, Ingester: run.Ingester, Store: st, Log: log.Named("source")}
+		r := &SourceRunner{Name: name, Source: inst.Source, Ingester: run.Ingester, Store: st, Log: log.Named("source"), Controls: run.Controls}
 		wg.Go(func() { _ = r.Run(ctx) })
+	}
+	for name, inst := range h.Instances {
+		if inst.Serve == nil {
+			continue
+		}
+		// A push source: it serves its callers until ctx ends (connectors.Host).
+		host := &PushHost{Name: name, Ingester: run.Ingester, Store: st, Log: log.Named("push")}
+		wg.Go(func() {
+			if err := inst.Serve(ctx, pausable(host, name, run.Controls)); err != nil {
+				log.Error("push source stopped", logging.Connector(name), zap.Error(err))
+			}
+		})
 	}
 	log.Info("hub started", zap.String("http", addr), logging.Count(len(routing.Routes())))
 	if h.OnReady != nil {
@@ -196,20 +225,11 @@ func (h *Hub) Run(ctx context.Context) error {
 func (h *Hub) serveHTTP(run *Running) (*http.Server, string, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		if err := run.Store.Pool().Ping(r.Context()); err != nil {
-			http.Error(w, "postgresql: unreachable", http.StatusServiceUnavailable)
-			return
-		}
-		if stopped := run.Stopped(); len(stopped) > 0 {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			for d, why := range stopped {
-				_, _ = fmt.Fprintf(w, "destination %s stopped: %s\n", d, why)
-			}
-			return
-		}
-		_, _ = w.Write([]byte("ready\n"))
-	})
+	mux.HandleFunc("GET /readyz", run.serveReady)
+	mux.Handle("GET /metrics", run.Metrics.Handler())
+	if h.Mount != nil {
+		h.Mount(mux, run)
+	}
 	ln, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", h.Config.HTTP.Listen)
 	if err != nil {
 		return nil, "", fmt.Errorf("hub: listen %s: %w", h.Config.HTTP.Listen, err)

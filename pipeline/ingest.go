@@ -30,6 +30,8 @@ type Ingester struct {
 	Schemas *schemas.Registry
 	Routing *Routing
 	Log     *zap.Logger
+	// Metrics, when set, counts the facts in by source and outcome.
+	Metrics *Metrics
 }
 
 // Ingested is the outcome of one Ingest call.
@@ -156,6 +158,7 @@ func (in *Ingester) Ingest(ctx context.Context, db store.Beginner, connector str
 		return out, err
 	}
 	out.IngestResult = res
+	in.Metrics.countIngest(connector, out, len(rejections))
 	for k, i := range rejFact {
 		out.Rejected[i] = res.Quarantined[k]
 	}

@@ -27,6 +27,8 @@ type Relay struct {
 	Publisher   Publisher
 	TopicPrefix string
 	Log         *zap.Logger
+	// Metrics, when set, counts the messages published.
+	Metrics *Metrics
 	// Batch is the number of rows published at once. Default 1000.
 	Batch int
 	// Idle is the pause when the outbox is empty. Default 20ms.
@@ -145,6 +147,7 @@ func (r *Relay) publish(ctx context.Context, rows []store.OutboxMessage) error {
 		}
 		return err
 	}
+	r.Metrics.relayed(len(msgs))
 	// A crash here publishes the rows again: consumers skip what they recorded.
 	if err := r.Store.MarkPublished(context.WithoutCancel(ctx), seqs); err != nil {
 		return errors.Join(errors.New("published but not marked"), err)

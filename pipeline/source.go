@@ -28,6 +28,10 @@ type SourceRunner struct {
 	BackoffMin, BackoffMax time.Duration
 	// OnBatch, when set, is called after each committed batch (metrics, tests).
 	OnBatch func(Ingested)
+	// Controls, when set, pause the source: it stops reading and gives up its lease
+	// until it is resumed, then reads from its checkpoint (which an operator may have
+	// reset meanwhile).
+	Controls *Controls
 }
 
 // Run polls until ctx ends.
@@ -43,6 +47,10 @@ func (r *SourceRunner) Run(ctx context.Context) error {
 	}
 	log := r.Log.With(logging.Connector(r.Name))
 	for ctx.Err() == nil {
+		if r.Controls.SourcePaused(r.Name) {
+			sleep(ctx, pausePoll)
+			continue
+		}
 		lease, err := r.Store.AcquireLease(ctx, "source:"+r.Name, time.Second)
 		if err != nil {
 			if ctx.Err() == nil {
@@ -69,6 +77,10 @@ func (r *SourceRunner) poll(ctx context.Context, lease *store.Lease, log *zap.Lo
 	}
 	bo := newBackoff(r.BackoffMin, r.BackoffMax)
 	for ctx.Err() == nil {
+		if r.Controls.SourcePaused(r.Name) {
+			log.Info("source paused by an operator: it stops reading and gives up its lease")
+			return nil
+		}
 		batch, err := r.Source.Read(ctx, pos)
 		if err != nil {
 			if ctx.Err() != nil {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs beyond Go, once: kcat (Debian) to read topics as an
-# independent Kafka client, and ajv (npm, pinned by tools/ajv/package-lock.json) to check
+# independent Kafka client, chromium (Debian) for the console's browser test, and ajv (npm, pinned by tools/ajv/package-lock.json) to check
 # the schemas independently of the Go validator.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -8,6 +8,8 @@ log() { echo "ensure-tools: $*" >&2; }
 
 need_apt=()
 command -v kcat >/dev/null 2>&1 || need_apt+=(kcat)
+# Debian's Chromium for the console's browser test (pipeline/console, driven by chromedp).
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 command -v node >/dev/null 2>&1 || need_apt+=(nodejs npm)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then

@@ -44,9 +44,17 @@ func newRootCmd() *cobra.Command {
 		newQuarantineCmd(),
 		newReplayCmd(),
 		newAuditCmd(),
+		newSubjectCmd(),
+		newRetentionCmd(),
+		newIdentitiesCmd(),
+		newRoutesCmd(),
+		newSourcesCmd(),
+		newConsoleCmd(),
 		newDemoCmd(),
 		newConnectorsCmd(),
+		newConnectorCmd(),
 		newReconcileCmd(),
+		newCassiopeeCmd(),
 	)
 	return root
 }

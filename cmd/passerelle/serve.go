@@ -37,6 +37,9 @@ broker is started in this process (in memory: for demos and tests).`,
 			}
 			defer func() { _ = log.Sync() }()
 			hub := &pipeline.Hub{Config: cfg, Instances: instances, Log: log}
+			if hub.Mount, err = consoleMount(cfg, log); err != nil {
+				return &exitError{code: 1, msg: err.Error()}
+			}
 			return hub.Run(cmd.Context())
 		},
 	}
