@@ -38,9 +38,9 @@ func BenchmarkGenesisToPrisme(b *testing.B) {
 			{ID: "passerelle-demo", Secret: secret, Scopes: []string{prismesim.ScopeEcriture}},
 		}})
 		prismeTS := serve(b, prisme.Handler())
-		yml := exampleConfig(b, map[string]string{
-			"genesis": genesisTS.URL + "/genesis/ws/fichepenale",
-			"prisme":  prismeTS.URL,
+		yml := exampleConfig(b, map[string]map[string]any{
+			"genesis": {"url": genesisTS.URL + "/genesis/ws/fichepenale"},
+			"prisme":  {"url": prismeTS.URL, "events": map[string]any{"enabled": false}},
 		}, "{backoffMin: 20ms, backoffMax: 300ms}")
 		env := map[string]string{"DATABASE_URL": pgtest.NewDatabase(b), "PRISME_CLIENT_SECRET": secret}
 		last := fmt.Sprint(gen.State().LastSequence())

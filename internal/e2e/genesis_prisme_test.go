@@ -20,9 +20,10 @@ import (
 )
 
 // exampleConfig is config/examples/demo.yaml reduced to the connectors named and the
-// routes between them, pointed at the test's systems: the route, legal basis and field
-// policy under test are the example's own.
-func exampleConfig(t testing.TB, urls map[string]string, delivery string) string {
+// routes between them, pointed at the test's systems (settings replaces or adds each
+// named connector's settings): the routes, legal bases and field policies under test
+// are the example's own.
+func exampleConfig(t testing.TB, settings map[string]map[string]any, delivery string) string {
 	t.Helper()
 	raw, err := os.ReadFile("../../config/examples/demo.yaml")
 	require.NoError(t, err)
@@ -30,14 +31,17 @@ func exampleConfig(t testing.TB, urls map[string]string, delivery string) string
 	require.NoError(t, yaml.Unmarshal(raw, &doc))
 	conns, _ := doc["connectors"].(map[string]any)
 	for name := range conns {
-		u, keep := urls[name]
+		set, keep := settings[name]
 		if !keep {
 			delete(conns, name)
 			continue
 		}
 		c, _ := conns[name].(map[string]any)
-		c["url"] = u
+		for k, v := range set {
+			c[k] = v
+		}
 	}
+	delete(doc, "console")
 	var routes []any
 	for _, r := range doc["routes"].([]any) {
 		route, _ := r.(map[string]any)
@@ -87,9 +91,9 @@ func TestAFaultyWeekFromGenesisReachesPrismeOnceAndNewestLast(t *testing.T) {
 	}
 	prismeTS := serve(t, prisme.Handler())
 
-	yml := exampleConfig(t, map[string]string{
-		"genesis": genesisTS.URL + "/genesis/ws/fichepenale",
-		"prisme":  prismeTS.URL,
+	yml := exampleConfig(t, map[string]map[string]any{
+		"genesis": {"url": genesisTS.URL + "/genesis/ws/fichepenale"},
+		"prisme":  {"url": prismeTS.URL, "events": map[string]any{"enabled": false}},
 	}, "{backoffMin: 20ms, backoffMax: 300ms, timeout: 3s}")
 	env := map[string]string{"DATABASE_URL": pgtest.NewDatabase(t), "PRISME_CLIENT_SECRET": secret}
 	h := startHub(t, yml, func(k string) string { return env[k] })

@@ -8,11 +8,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
 	"passerelle/config"
+	"passerelle/connectors"
 	"passerelle/connectors/builtin"
 	"passerelle/pipeline"
 )
@@ -23,19 +25,34 @@ type hub struct {
 	stop func()
 }
 
-// startHub runs a hub in this process with the configuration yaml (DATABASE_URL and
-// secrets come from getenv), and stops it when the test ends.
-func startHub(t testing.TB, yaml string, getenv func(string) string) *hub {
+// buildInstances reads the configuration yaml (DATABASE_URL and secrets from env) and
+// builds its connectors as the binary does.
+func buildInstances(t testing.TB, yaml string, env map[string]string) (*config.Config, map[string]*connectors.Instance) {
 	t.Helper()
-	cfg, err := config.Read(strings.NewReader(yaml), getenv)
+	cfg, err := config.Read(strings.NewReader(yaml), func(k string) string { return env[k] })
 	require.NoError(t, err)
-	for _, k := range []string{"PRISME_CLIENT_SECRET"} {
-		if v := getenv(k); v != "" {
+	for _, k := range []string{"PRISME_CLIENT_SECRET", "APPI_DSN"} {
+		if v := env[k]; v != "" {
 			t.Setenv(k, v) // the registry reads secrets from the process environment
 		}
 	}
 	instances, ps := builtin.Default().Instantiate(cfg, zap.NewNop())
 	require.Empty(t, ps)
+	return cfg, instances
+}
+
+// pgxConnect opens one connection to url.
+func pgxConnect(ctx context.Context, url string) (*pgx.Conn, error) { return pgx.Connect(ctx, url) }
+
+// startHub runs a hub in this process with the configuration yaml (DATABASE_URL and
+// secrets come from getenv), and stops it when the test ends.
+func startHub(t testing.TB, yaml string, getenv func(string) string) *hub {
+	t.Helper()
+	env := map[string]string{}
+	for _, k := range []string{"DATABASE_URL", "PRISME_CLIENT_SECRET", "APPI_DSN"} {
+		env[k] = getenv(k)
+	}
+	cfg, instances := buildInstances(t, yaml, env)
 	ctx, cancel := context.WithCancel(t.Context())
 	ready := make(chan *pipeline.Running, 1)
 	h := &pipeline.Hub{Config: cfg, Instances: instances, Log: zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel)),
