@@ -74,6 +74,13 @@
 // that logs a name, one that retries a permanent refusal forever — each of which must
 // fail it with the rule it breaks: a check that cannot fail proves nothing.
 //
+// RunPush checks the same for a push source (an instance with Serve, whose system
+// calls the hub): settings, construction, the fixture pushed through the system's real
+// protocol reaching the hub's real push host (on PostgreSQL) as schema-valid, golden
+// facts, the same keys and nothing new when pushed again, replay decoding, Serve
+// ending with its context, logs and quarantine reasons without personal data, and no
+// goroutine left.
+//
 // The suite starts the system once per check that needs a fresh one, runs its
 // subtests one after the other (never in parallel: the goroutine check compares with
 // what ran before it), and bounds every wait with a generous liveness timeout, never a

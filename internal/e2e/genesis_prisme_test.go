@@ -25,7 +25,13 @@ import (
 // are the example's own.
 func exampleConfig(t testing.TB, settings map[string]map[string]any, delivery string) string {
 	t.Helper()
-	raw, err := os.ReadFile("../../config/examples/demo.yaml")
+	return exampleConfigFrom(t, "demo.yaml", settings, delivery)
+}
+
+// exampleConfigFrom is exampleConfig of another file of config/examples.
+func exampleConfigFrom(t testing.TB, file string, settings map[string]map[string]any, delivery string) string {
+	t.Helper()
+	raw, err := os.ReadFile("../../config/examples/" + file)
 	require.NoError(t, err)
 	var doc map[string]any
 	require.NoError(t, yaml.Unmarshal(raw, &doc))
