@@ -79,6 +79,12 @@ type Kafka struct {
 	SessionTimeout time.Duration `yaml:"sessionTimeout"`
 	// HeartbeatInterval of the consumer groups. Default a third of SessionTimeout.
 	HeartbeatInterval time.Duration `yaml:"heartbeatInterval"`
+	// RebalanceTimeout is how long the group coordinator waits, once a rebalance has
+	// begun, for every member it knows to join again. A member that died (a killed hub
+	// process) never does: each rebalance it takes part in lasts that long, and no
+	// partition is delivered meanwhile. Default 30s (Kafka clients'); shorter where hub
+	// processes are often killed, never below sessionTimeout's order.
+	RebalanceTimeout time.Duration `yaml:"rebalanceTimeout"`
 }
 
 // HTTP configures the HTTP server.
@@ -294,6 +300,9 @@ func (c *Config) fillDefaults() {
 	if c.Kafka.SessionTimeout == 0 {
 		c.Kafka.SessionTimeout = 10 * time.Second
 	}
+	if c.Kafka.RebalanceTimeout == 0 {
+		c.Kafka.RebalanceTimeout = 30 * time.Second
+	}
 	if c.Kafka.HeartbeatInterval == 0 {
 		c.Kafka.HeartbeatInterval = c.Kafka.SessionTimeout / 3
 	}
@@ -378,6 +387,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Kafka.ReplicationFactor < 1 {
 		ps.Add("kafka.replicationFactor", "must be at least 1")
+	}
+	if c.Kafka.RebalanceTimeout < time.Second {
+		ps.Add("kafka.rebalanceTimeout", "must be at least 1s, not %s", c.Kafka.RebalanceTimeout)
 	}
 	if c.Kafka.HeartbeatInterval >= c.Kafka.SessionTimeout {
 		ps.Add("kafka.heartbeatInterval", "must be shorter than sessionTimeout (%s)", c.Kafka.SessionTimeout)

@@ -59,7 +59,7 @@ func newCrashRig(t *testing.T, facts int, faults pipelinetest.Faults) *crashRig 
 	require.NoError(t, os.WriteFile(r.cfg, fmt.Appendf(nil, `
 log: {format: json, level: info}
 database: {url: %q}
-kafka: {brokers: [%q], partitions: 4, replicationFactor: 1, sessionTimeout: 2s, heartbeatInterval: 500ms}
+kafka: {brokers: [%q], partitions: 4, replicationFactor: 1, sessionTimeout: 2s, heartbeatInterval: 500ms, rebalanceTimeout: 4s}
 http: {listen: "127.0.0.1:0"}
 delivery: {backoffMin: 20ms, backoffMax: 500ms, timeout: 1s}
 connectors:

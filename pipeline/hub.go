@@ -158,7 +158,8 @@ func (h *Hub) Run(ctx context.Context) error {
 		cons, err := bus.NewConsumer(ctx, bus.ConsumerConfig{
 			Brokers: brokers, Group: "passerelle.deliver." + dest, Topics: topicsOf,
 			SessionTimeout: cfg.Kafka.SessionTimeout, HeartbeatInterval: cfg.Kafka.HeartbeatInterval,
-			Logger: log.Named("consumer").With(logging.Destination(dest)),
+			RebalanceTimeout: cfg.Kafka.RebalanceTimeout,
+			Logger:           log.Named("consumer").With(logging.Destination(dest)),
 		})
 		if err != nil {
 			return err
