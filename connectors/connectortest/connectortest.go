@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -94,6 +95,21 @@ func build(t *testing.T, spec connectors.Spec, e connectors.Env, settings map[st
 		}
 	})
 	return inst
+}
+
+// runSpecChecks runs the checks every kind of connector passes first: a usable spec,
+// and broken settings refused with problems at their paths.
+func runSpecChecks(t *testing.T, spec connectors.Spec, bad []BadSettings) {
+	t.Helper()
+	t.Run("the spec names a kind, a summary and a constructor", func(t *testing.T) {
+		require.NoError(t, checkSpec(spec))
+	})
+	t.Run("broken settings are refused with problems at their paths", func(t *testing.T) {
+		e, _ := env(t)
+		for _, b := range bad {
+			assert.NoError(t, ruleErr(RuleConfigPaths, checkBadSettings(spec, e, b)), "%s", b.Name)
+		}
+	})
 }
 
 var kindPattern = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)

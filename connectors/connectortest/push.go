@@ -73,15 +73,7 @@ func RunPush(t *testing.T, h PushHarness) {
 	require.NotEmpty(t, h.BadSettings, "the harness needs broken settings to prove they are refused")
 	before := goleak.IgnoreCurrent()
 
-	t.Run("the spec names a kind, a summary and a constructor", func(t *testing.T) {
-		require.NoError(t, checkSpec(h.Spec))
-	})
-	t.Run("broken settings are refused with problems at their paths", func(t *testing.T) {
-		e, _ := env(t)
-		for _, bad := range h.BadSettings {
-			assert.NoError(t, ruleErr(RuleConfigPaths, checkBadSettings(h.Spec, e, bad)), "%s", bad.Name)
-		}
-	})
+	runSpecChecks(t, h.Spec, h.BadSettings)
 	t.Run("serving", func(t *testing.T) {
 		sys := h.Start(t)
 		e, logs := env(t)

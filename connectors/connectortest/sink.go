@@ -50,15 +50,7 @@ func RunSink(t *testing.T, h SinkHarness) {
 	require.NotEmpty(t, h.Messages, "the harness needs messages to deliver")
 	before := goleak.IgnoreCurrent()
 
-	t.Run("the spec names a kind, a summary and a constructor", func(t *testing.T) {
-		require.NoError(t, checkSpec(h.Spec))
-	})
-	t.Run("broken settings are refused with problems at their paths", func(t *testing.T) {
-		e, _ := env(t)
-		for _, bad := range h.BadSettings {
-			assert.NoError(t, ruleErr(RuleConfigPaths, checkBadSettings(h.Spec, e, bad)), "%s", bad.Name)
-		}
-	})
+	runSpecChecks(t, h.Spec, h.BadSettings)
 	t.Run("the fixture is valid against the canonical schemas", func(t *testing.T) {
 		reg := registry(t)
 		for _, m := range h.Messages {

@@ -70,15 +70,7 @@ func RunSource(t *testing.T, h SourceHarness) {
 	}
 	before := goleak.IgnoreCurrent()
 
-	t.Run("the spec names a kind, a summary and a constructor", func(t *testing.T) {
-		require.NoError(t, checkSpec(h.Spec))
-	})
-	t.Run("broken settings are refused with problems at their paths", func(t *testing.T) {
-		e, _ := env(t)
-		for _, bad := range h.BadSettings {
-			assert.NoError(t, ruleErr(RuleConfigPaths, checkBadSettings(h.Spec, e, bad)), "%s", bad.Name)
-		}
-	})
+	runSpecChecks(t, h.Spec, h.BadSettings)
 	t.Run("valid settings build the instance without contacting the system", func(t *testing.T) {
 		sys := h.Start(t)
 		e, _ := env(t)
