@@ -48,6 +48,12 @@ type Ingested struct {
 // Ingest validates and commits facts from connector on db (the source's lease, or the
 // pool for push sources), with the source's new checkpoint (nil: unchanged).
 func (in *Ingester) Ingest(ctx context.Context, db store.Beginner, connector string, facts []connectors.Fact, checkpoint *string) (Ingested, error) {
+	return in.IngestBy(ctx, db, connector, "", facts, checkpoint)
+}
+
+// IngestBy is Ingest on behalf of actor, whom the audit names as having acted (a push
+// source's caller); "" names the connector.
+func (in *Ingester) IngestBy(ctx context.Context, db store.Beginner, connector, actor string, facts []connectors.Fact, checkpoint *string) (Ingested, error) {
 	out := Ingested{Rejected: map[int]int64{}}
 	type pending struct {
 		fact int
@@ -152,7 +158,7 @@ func (in *Ingester) Ingest(ctx context.Context, db store.Beginner, connector str
 	}
 
 	res, err := in.Store.Ingest(ctx, db, store.IngestBatch{
-		Connector: connector, Messages: out.Messages, Rejections: rejections, Checkpoint: checkpoint, Targets: in.Routing.Targets,
+		Connector: connector, Actor: actor, Messages: out.Messages, Rejections: rejections, Checkpoint: checkpoint, Targets: in.Routing.Targets,
 	})
 	if err != nil {
 		return out, err

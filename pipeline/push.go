@@ -64,7 +64,8 @@ func (h *PushHost) Accept(ctx context.Context, p connectors.Push) (connectors.Pu
 	db := &deferredTx{pool: h.Store.Pool()}
 	defer db.rollback(ctx)
 	err := func() error {
-		ing, err := h.Ingester.Ingest(ctx, db, h.Name, p.Facts, nil)
+		// The audit names who pushed: the instance and its authenticated caller.
+		ing, err := h.Ingester.IngestBy(ctx, db, h.Name, h.Name+":"+p.Caller, p.Facts, nil)
 		if err != nil {
 			return err
 		}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
@@ -113,6 +114,13 @@ func TestPushHost(t *testing.T) {
 		var actor string
 		require.NoError(t, h.Store.Pool().QueryRow(ctx, `SELECT actor FROM audit WHERE action = 'refuse'`).Scan(&actor))
 		assert.Equal(t, "push-test", actor)
+	})
+	t.Run("what a caller pushed is audited as the instance and that caller", func(t *testing.T) {
+		rows, err := h.Store.Pool().Query(ctx, `SELECT DISTINCT actor FROM audit WHERE action = 'ingest' ORDER BY 1`)
+		require.NoError(t, err)
+		actors, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		require.NoError(t, err)
+		assert.Equal(t, []string{"push-test:690123", "push-test:750010"}, actors)
 	})
 }
 

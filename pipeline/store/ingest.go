@@ -62,6 +62,9 @@ const (
 type IngestBatch struct {
 	// Connector is the source instance the facts come from.
 	Connector string
+	// Actor is who acted, for the audit: Connector when empty; a push source names
+	// its caller too (the court of a client certificate).
+	Actor string
 	// Messages are validated canonical messages, in the source's order.
 	Messages []*canonical.Message
 	// Rejections are inputs that failed before becoming valid messages.
@@ -228,6 +231,10 @@ func (s *Store) ingestTx(ctx context.Context, tx pgx.Tx, b IngestBatch) (IngestR
 	}
 
 	entries := make([]AuditEntry, 0, len(b.Messages)+len(all))
+	actor := b.Actor
+	if actor == "" {
+		actor = b.Connector
+	}
 	for i, m := range b.Messages {
 		// An accepted fact is collected for its routes: the audit names their legal
 		// bases, so that every row says on which basis the hub acted.
@@ -235,11 +242,11 @@ func (s *Store) ingestTx(ctx context.Context, tx pgx.Tx, b IngestBatch) (IngestR
 		if res.Outcomes[i].Outcome == Accepted && b.Targets != nil {
 			basis = legalBases(b.Targets(m.Type))
 		}
-		entries = append(entries, AuditEntry{Actor: b.Connector, Action: "ingest", MessageID: res.Outcomes[i].ID, LegalBasis: basis,
+		entries = append(entries, AuditEntry{Actor: actor, Action: "ingest", MessageID: res.Outcomes[i].ID, LegalBasis: basis,
 			Outcome: string(res.Outcomes[i].Outcome), Reference: m.FactSystem + ":" + m.FactRef + ":" + strconv.FormatInt(m.FactVersion, 10)})
 	}
 	for i, r := range all {
-		entries = append(entries, AuditEntry{Actor: b.Connector, Action: "quarantine", Outcome: "quarantined",
+		entries = append(entries, AuditEntry{Actor: actor, Action: "quarantine", Outcome: "quarantined",
 			Reference: "quarantine:" + strconv.FormatInt(ids[i], 10) + " stage:" + r.Stage})
 	}
 	return res, s.appendAudit(ctx, tx, entries)
