@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -38,6 +39,10 @@ type Config struct {
 	// Routes say which canonical types go to which destination, on which legal basis,
 	// with which fields.
 	Routes []Route `yaml:"routes"`
+	// Policies is the reviewed file of field policies (see Policies), relative to the
+	// configuration file: when set, it gives every route its fields, and routes name
+	// none of their own. Default: none, and each route's allow is its policy.
+	Policies string `yaml:"policies"`
 }
 
 // Log configures the zap logger.
@@ -231,12 +236,18 @@ func Load(path string) (*Config, error) {
 		return nil, fmt.Errorf("config: %w", err)
 	}
 	defer func() { _ = f.Close() }()
-	return Read(f, os.Getenv)
+	return ReadIn(f, os.Getenv, filepath.Dir(path))
 }
 
 // Read parses a configuration, applies the environment (getenv), fills defaults and
 // validates everything. A *Problems error lists every problem found.
 func Read(r io.Reader, getenv func(string) string) (*Config, error) {
+	return ReadIn(r, getenv, ".")
+}
+
+// ReadIn is Read for a configuration whose relative paths (the policies file) are
+// relative to dir.
+func ReadIn(r io.Reader, getenv func(string) string, dir string) (*Config, error) {
 	raw, err := io.ReadAll(io.LimitReader(r, MaxFileSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("config: read: %w", err)
@@ -252,7 +263,17 @@ func Read(r io.Reader, getenv func(string) string) (*Config, error) {
 	}
 	c.applyEnv(getenv)
 	c.fillDefaults()
+	var ps Problems
+	c.applyPolicies(dir, &ps)
 	if err := c.Validate(); err != nil {
+		var vps Problems
+		if errors.As(err, &vps) {
+			ps = append(ps, vps...)
+		} else {
+			return nil, err
+		}
+	}
+	if err := ps.Err(); err != nil {
 		return nil, err
 	}
 	return &c, nil

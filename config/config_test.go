@@ -161,3 +161,60 @@ func TestSecret(t *testing.T) {
 		assert.NotContains(t, p.Message, "fromenv", "a problem never prints a secret")
 	}
 }
+
+func TestThePoliciesFileGivesEveryRouteItsFields(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		t.Helper()
+		p := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(p, []byte(body), 0o600))
+		return p
+	}
+	write("policies.yaml", `
+archive:
+  measure:
+    - why: the archive keeps the measure's number and state
+      fields: [measureNumber, status]
+    - why: and the person's file number, to find it again
+      fields: [person.identifiers.appiFileNumber]
+elsewhere:
+  report:
+    - why: "another deployment's destination, ignored here"
+      fields: [eventId]
+`)
+	base := `
+database: {url: "postgres://u@h/db"}
+connectors:
+  archive: {kind: webhook, url: "http://127.0.0.1:9/in"}
+policies: policies.yaml
+routes:
+  - name: measures-to-archive
+    types: [measure]
+    destination: archive
+    legalBasis: {reference: "Test", purpose: "policies file"}
+`
+	t.Run("the route's fields are the groups of its destination's policy, in order", func(t *testing.T) {
+		c, err := Load(write("ok.yaml", base))
+		require.NoError(t, err)
+		assert.Equal(t, []string{"measureNumber", "status", "person.identifiers.appiFileNumber"}, c.Routes[0].Allow["measure"])
+	})
+	t.Run("a route that names fields of its own is refused: the file is the one place", func(t *testing.T) {
+		_, err := Load(write("own.yaml", base+"    allow:\n      measure: [measureNumber]\n"))
+		require.ErrorContains(t, err, "routes[0].allow: the field policy lives in the policies file")
+	})
+	t.Run("a type the policy does not name has no fields: the route refuses to start", func(t *testing.T) {
+		_, err := Load(write("type.yaml", strings.Replace(base, "types: [measure]", "types: [measure, report]", 1)))
+		require.ErrorContains(t, err, `no field policy for type "report"`)
+	})
+	t.Run("a group without its reason, or with a bad path, is refused with its path", func(t *testing.T) {
+		write("policies.yaml", "archive:\n  measure:\n    - fields: [measureNumber, \"not a path\"]\n")
+		_, err := Load(write("bad.yaml", base))
+		require.ErrorContains(t, err, "policies.archive.measure[0].why: required")
+		require.ErrorContains(t, err, "policies.archive.measure[0].fields[1]")
+	})
+	t.Run("a missing policies file is named", func(t *testing.T) {
+		_, err := Load(write("missing.yaml", strings.Replace(base, "policies.yaml", "nowhere.yaml", 1)))
+		require.ErrorContains(t, err, "policies:")
+		require.ErrorContains(t, err, "nowhere.yaml")
+	})
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -48,6 +49,11 @@ func exampleConfigFrom(t testing.TB, file string, settings map[string]map[string
 		}
 	}
 	delete(doc, "console")
+	if pol, ok := doc["policies"].(string); ok && !filepath.IsAbs(pol) {
+		abs, err := filepath.Abs(filepath.Join("../../config/examples", pol))
+		require.NoError(t, err)
+		doc["policies"] = abs // the file is read again from elsewhere
+	}
 	var routes []any
 	for _, r := range doc["routes"].([]any) {
 		route, _ := r.(map[string]any)

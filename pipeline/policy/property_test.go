@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -18,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
 
+	"passerelle/config"
 	"passerelle/schemas"
 )
 
@@ -532,28 +534,28 @@ func exampleRoutes(t *testing.T) []routeList {
 	for _, f := range files {
 		raw, err := os.ReadFile(f)
 		require.NoError(t, err)
-		var c struct {
-			Connectors map[string]struct {
-				Kind      string `yaml:"kind"`
-				Recipient string `yaml:"recipient"` // a generic sink's own setting
-			} `yaml:"connectors"`
-			Routes []struct {
-				Name        string              `yaml:"name"`
-				Destination string              `yaml:"destination"`
-				Allow       map[string][]string `yaml:"allow"`
-			} `yaml:"routes"`
+		var probe struct {
+			Routes []any `yaml:"routes"`
 		}
-		require.NoError(t, yaml.Unmarshal(raw, &c), f)
+		require.NoError(t, yaml.Unmarshal(raw, &probe), f)
+		if len(probe.Routes) == 0 {
+			continue // not a configuration (the policies file itself)
+		}
+		// Loaded as the hub loads it: the routes get their fields from the policies file.
+		c, err := config.ReadIn(bytes.NewReader(raw), func(k string) string {
+			if k == "DATABASE_URL" {
+				return "postgres://test@127.0.0.1/test"
+			}
+			return ""
+		}, filepath.Dir(f))
+		require.NoError(t, err, f)
 		for _, r := range c.Routes {
 			kind := c.Connectors[r.Destination].Kind
-			if kind == "" {
-				kind = r.Destination
-			}
 			recipient, ok := exampleRecipients[kind]
 			if !ok {
 				recipient = Other
 			}
-			if r := c.Connectors[r.Destination].Recipient; r != "" {
+			if r, ok := c.Connectors[r.Destination].Settings["recipient"].(string); ok && r != "" {
 				recipient = r
 			}
 			for typ, paths := range r.Allow {
