@@ -27,12 +27,12 @@ func exampleSettings(t testing.TB, dir string) map[string]any {
 	f, err := os.Open(examplePath)
 	require.NoError(t, err)
 	defer func() { _ = f.Close() }()
-	cfg, err := config.Read(f, func(k string) string {
+	cfg, err := config.ReadIn(f, func(k string) string {
 		if k == "PRISME_CLIENT_SECRET" {
 			return "test-secret"
 		}
 		return ""
-	})
+	}, filepath.Dir(examplePath))
 	require.NoError(t, err, "the worked example's configuration is valid")
 	cc := cfg.Connectors["appi-csv"]
 	require.Equal(t, "declarative", cc.Kind)
