@@ -68,10 +68,17 @@ type hubRig struct {
 	stop   func()
 }
 
-// startHub runs a hub in this process over facts from the generator.
+// startHub runs a hub in this process over facts from the generator, on a database of
+// its own.
 func startHub(t *testing.T, facts, persons int, faults pipelinetest.Faults, deliveryExtra string) *hubRig {
 	t.Helper()
-	dbURL := pgtest.NewDatabase(t)
+	return startHubOn(t, pgtest.NewDatabase(t), facts, persons, faults, deliveryExtra)
+}
+
+// startHubOn is startHub on an existing database, so that a test can record operator
+// controls before the hub starts.
+func startHubOn(t *testing.T, dbURL string, facts, persons int, faults pipelinetest.Faults, deliveryExtra string) *hubRig {
+	t.Helper()
 	lines, newest := pipelinetest.Facts(facts, persons, 1)
 	file := filepath.Join(t.TempDir(), "measures.jsonl")
 	require.NoError(t, os.WriteFile(file, pipelinetest.JoinLines(lines), 0o600))

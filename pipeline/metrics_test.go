@@ -1,13 +1,10 @@
 package pipeline_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -17,10 +14,7 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/zap"
-	"go.uber.org/zap/zaptest"
 
-	"passerelle/connectors/builtin"
 	"passerelle/internal/pgtest"
 	"passerelle/pipeline"
 	"passerelle/pipeline/pipelinetest"
@@ -174,45 +168,6 @@ func get(t *testing.T, url string) (string, int) {
 	return string(b), resp.StatusCode
 }
 
-// startHubOn runs a hub on an existing database (startHub makes its own), so that a
-// test can record operator controls before the hub starts.
-func startHubOn(t *testing.T, dbURL string, facts, persons int) *hubRig {
-	t.Helper()
-	lines, newest := pipelinetest.Facts(facts, persons, 1)
-	file := filepath.Join(t.TempDir(), "measures.jsonl")
-	require.NoError(t, os.WriteFile(file, pipelinetest.JoinLines(lines), 0o600))
-	dest := pipelinetest.NewDestination(1)
-	t.Cleanup(dest.Close)
-	cfg := hubConfig(t, dbURL, file, dest.URL(), "")
-	instances, ps := builtin.Default().Instantiate(cfg, zap.NewNop())
-	require.Empty(t, ps)
-	ctx, cancel := context.WithCancel(t.Context())
-	ready := make(chan *pipeline.Running, 1)
-	hub := &pipeline.Hub{Config: cfg, Instances: instances, Log: zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel)),
-		OnReady: func(r *pipeline.Running) { ready <- r }}
-	done := make(chan error, 1)
-	go func() { done <- hub.Run(ctx) }()
-	r := &hubRig{t: t, cfg: cfg, inst: instances, dest: dest, newest: newest, size: int64(len(pipelinetest.JoinLines(lines)))}
-	r.stop = func() {
-		cancel()
-		select {
-		case err := <-done:
-			require.NoError(t, err)
-		case <-time.After(30 * time.Second):
-			t.Error("the hub did not stop within 30 s")
-		}
-	}
-	t.Cleanup(cancel)
-	select {
-	case r.run = <-ready:
-	case err := <-done:
-		t.Fatalf("hub stopped: %v", err)
-	case <-time.After(60 * time.Second):
-		t.Fatal("hub did not start")
-	}
-	return r
-}
-
 func TestPausingARouteStopsItsDeliveriesAndResumingDeliversTheBacklogOnce(t *testing.T) {
 	db := pgtest.NewDatabase(t)
 	st, err := store.Open(t.Context(), db, store.Options{})
@@ -222,7 +177,7 @@ func TestPausingARouteStopsItsDeliveriesAndResumingDeliversTheBacklogOnce(t *tes
 	require.NoError(t, err)
 	require.True(t, changed)
 
-	r := startHubOn(t, db, 300, 80)
+	r := startHubOn(t, db, 300, 80, pipelinetest.Faults{}, "")
 	defer r.stop()
 	ingested := func() bool {
 		pos, _, err := st.Checkpoint(t.Context(), "appi-export")
@@ -268,7 +223,7 @@ func TestAPausedSourceStopsReadingAndResumesFromAResetCheckpoint(t *testing.T) {
 	defer st.Close()
 	_, err = st.SetPaused(t.Context(), pipeline.ControlSource, "appi-export", true, "", "operator:test")
 	require.NoError(t, err)
-	r := startHubOn(t, db, 50, 20)
+	r := startHubOn(t, db, 50, 20, pipelinetest.Faults{}, "")
 	defer r.stop()
 	time.Sleep(1500 * time.Millisecond)
 	_, ok, err := st.Checkpoint(t.Context(), "appi-export")

@@ -39,14 +39,11 @@ each problem (never a value). Exits 1 when a file was rejected or could not be
 recorded. The hub (passerelle serve) delivers what was accepted.`,
 		Args: cobraArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, instances, err := build(cfgPath)
+			b, err := build(cfgPath)
 			if err != nil {
 				return &exitError{code: 1, msg: err.Error()}
 			}
-			reg, routing, err := pipeline.Prepare(cfg, instances)
-			if err != nil {
-				return &exitError{code: 1, msg: err.Error()}
-			}
+			cfg, reg, routing := b.cfg, b.schemas, b.routing
 			st, err := store.Open(cmd.Context(), cfg.Database.URL, store.Options{MaxConns: int32(max(workers, 1)*2 + 2),
 				AuditKey: []byte(os.Getenv("PASSERELLE_AUDIT_KEY"))})
 			if err != nil {

@@ -20,10 +20,11 @@ defaults and reports every problem at once, one line per problem with its path.
 Exit 0 when the configuration is usable, 1 otherwise.`,
 		Args: cobraArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, _, err := build(args[0])
+			b, err := build(args[0])
 			if err != nil {
 				return &exitError{code: 1, msg: err.Error()}
 			}
+			cfg := b.cfg
 			_, _ = fmt.Fprintf(cmd.OutOrStdout(), "%s: valid (%d connectors, %d routes)\n", args[0], len(cfg.Connectors), len(cfg.Routes))
 			return nil
 		},

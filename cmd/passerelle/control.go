@@ -31,14 +31,11 @@ type control struct {
 }
 
 func openControl(ctx context.Context, cfgPath string) (*control, error) {
-	cfg, instances, err := build(cfgPath)
+	b, err := build(cfgPath)
 	if err != nil {
 		return nil, err
 	}
-	_, routing, err := pipeline.Prepare(cfg, instances)
-	if err != nil {
-		return nil, err
-	}
+	cfg, instances, routing := b.cfg, b.instances, b.routing
 	st, err := store.Open(ctx, cfg.Database.URL, store.Options{MaxConns: 4, AuditKey: []byte(os.Getenv("PASSERELLE_AUDIT_KEY"))})
 	if err != nil {
 		return nil, err

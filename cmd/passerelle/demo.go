@@ -170,10 +170,11 @@ func runDemo(ctx context.Context, out io.Writer, cfgPath string, every time.Dura
 	})
 	wg.Go(func() { _ = prisme.RunGenerator(ctx, 15*every) })
 
-	cfg, instances, err := build(cfgPath)
+	b, err := build(cfgPath)
 	if err != nil {
 		return &exitError{code: 1, msg: err.Error()}
 	}
+	cfg, instances := b.cfg, b.instances
 	cfg.Database.URL = dbURL
 	log, err := logging.New(cfg.Log.Format, "warn", os.Stderr)
 	if err != nil {

@@ -25,14 +25,11 @@ type ops struct {
 }
 
 func openOps(ctx context.Context, cfgPath string) (*ops, error) {
-	cfg, instances, err := build(cfgPath)
+	b, err := build(cfgPath)
 	if err != nil {
 		return nil, err
 	}
-	reg, routing, err := pipeline.Prepare(cfg, instances)
-	if err != nil {
-		return nil, err
-	}
+	cfg, instances, reg, routing := b.cfg, b.instances, b.schemas, b.routing
 	st, err := store.Open(ctx, cfg.Database.URL, store.Options{MaxConns: 4, AuditKey: []byte(os.Getenv("PASSERELLE_AUDIT_KEY"))})
 	if err != nil {
 		return nil, err

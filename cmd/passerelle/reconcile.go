@@ -58,10 +58,11 @@ usage errors.`,
 
 func runReconcile(cmd *cobra.Command, cfgPath, from, to, detail string, replay bool) error {
 	ctx := cmd.Context()
-	cfg, instances, err := build(cfgPath)
+	b, err := build(cfgPath)
 	if err != nil {
 		return &exitError{code: 1, msg: err.Error()}
 	}
+	cfg, instances := b.cfg, b.instances
 	src, ok := instances[from]
 	if !ok || (src.Source == nil && src.Decoder == nil) {
 		return usageError{fmt.Errorf("--from %s: no source connector of that name in %s", from, cfgPath)}
@@ -70,11 +71,7 @@ func runReconcile(cmd *cobra.Command, cfgPath, from, to, detail string, replay b
 	if !ok || dst.Sink == nil {
 		return usageError{fmt.Errorf("--to %s: no destination connector of that name in %s", to, cfgPath)}
 	}
-	_, routing, err := pipeline.Prepare(cfg, instances)
-	if err != nil {
-		return &exitError{code: 1, msg: err.Error()}
-	}
-	types := routing.Destinations()[to]
+	types := b.routing.Destinations()[to]
 	if len(types) == 0 {
 		return usageError{fmt.Errorf("no route goes to %s", to)}
 	}

@@ -13,6 +13,7 @@ import (
 	"passerelle/internal/logging"
 	"passerelle/pipeline"
 	"passerelle/pipeline/bus"
+	"passerelle/schemas"
 )
 
 func newServeCmd() *cobra.Command {
@@ -27,10 +28,11 @@ consumer groups share the partitions. With no Kafka brokers configured, an embed
 broker is started in this process (in memory: for demos and tests).`,
 		Args: cobraArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, instances, err := build(cfgPath)
+			b, err := build(cfgPath)
 			if err != nil {
 				return &exitError{code: 1, msg: err.Error()}
 			}
+			cfg, instances := b.cfg, b.instances
 			log, err := logging.New(cfg.Log.Format, cfg.Log.Level, os.Stderr)
 			if err != nil {
 				return err
@@ -66,19 +68,28 @@ everything in memory: it is not a production broker.`,
 	return cmd
 }
 
-// build loads the configuration, instantiates the connectors and compiles the routes,
-// reporting every problem at once.
-func build(path string) (*config.Config, map[string]*connectors.Instance, error) {
+// built is a configuration with its connectors and what the hub compiles from it.
+type built struct {
+	cfg       *config.Config
+	instances map[string]*connectors.Instance
+	schemas   *schemas.Registry
+	routing   *pipeline.Routing
+}
+
+// build loads the configuration, instantiates the connectors and compiles the schemas
+// and the routes, reporting every problem at once; the commands use what it compiled.
+func build(path string) (*built, error) {
 	cfg, err := config.Load(path)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	instances, ps := builtin.Default().Instantiate(cfg, zap.NewNop())
 	if len(ps) > 0 {
-		return nil, nil, ps.Err()
+		return nil, ps.Err()
 	}
-	if _, _, err := pipeline.Prepare(cfg, instances); err != nil {
-		return nil, nil, err
+	reg, routing, err := pipeline.Prepare(cfg, instances)
+	if err != nil {
+		return nil, err
 	}
-	return cfg, instances, nil
+	return &built{cfg: cfg, instances: instances, schemas: reg, routing: routing}, nil
 }

@@ -22,10 +22,11 @@ import (
 // openStore loads a configuration as serve would and opens its store, for the data
 // protection commands (they need no connector, no broker).
 func openStore(ctx context.Context, cfgPath string) (*config.Config, *store.Store, error) {
-	cfg, _, err := build(cfgPath)
+	b, err := build(cfgPath)
 	if err != nil {
 		return nil, nil, err
 	}
+	cfg := b.cfg
 	st, err := store.Open(ctx, cfg.Database.URL, store.Options{MaxConns: 4, AuditKey: []byte(os.Getenv("PASSERELLE_AUDIT_KEY"))})
 	if err != nil {
 		return nil, nil, err

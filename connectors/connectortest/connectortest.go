@@ -97,6 +97,22 @@ func build(t *testing.T, spec connectors.Spec, e connectors.Env, settings map[st
 	return inst
 }
 
+// buildWithoutContact builds the instance from valid settings and checks, when calls
+// counts the system's requests, that building it made none.
+func buildWithoutContact(t *testing.T, spec connectors.Spec, settings map[string]any, calls func() int64) *connectors.Instance {
+	t.Helper()
+	e, _ := env(t)
+	var before int64
+	if calls != nil {
+		before = calls()
+	}
+	inst := build(t, spec, e, settings)
+	if calls != nil {
+		assert.Equal(t, before, calls(), "%s: building the instance called the system", RuleNoContactAtBuild)
+	}
+	return inst
+}
+
 // runSpecChecks runs the checks every kind of connector passes first: a usable spec,
 // and broken settings refused with problems at their paths.
 func runSpecChecks(t *testing.T, spec connectors.Spec, bad []BadSettings) {

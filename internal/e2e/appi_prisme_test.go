@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -236,7 +237,7 @@ func TestPrismeEventsReachAPPIOnceWithoutInterviewNotes(t *testing.T) {
 			(SELECT count(*) FROM appi.dessaisissements_entrants t WHERE t::text ILIKE '%'||$1||'%') +
 			(SELECT count(*) FROM appi.rapports_entrants t WHERE t::text ILIKE '%'||$1||'%')`, canary).Scan(&appiHits))
 		assert.Zero(t, appiHits, "in APPI")
-		db, err := pgxConnect(ctx, r.env["DATABASE_URL"])
+		db, err := pgx.Connect(ctx, r.env["DATABASE_URL"])
 		require.NoError(t, err)
 		defer func() { _ = db.Close(context.Background()) }()
 		var hubHits int

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
@@ -40,9 +39,6 @@ func buildInstances(t testing.TB, yaml string, env map[string]string) (*config.C
 	require.Empty(t, ps)
 	return cfg, instances
 }
-
-// pgxConnect opens one connection to url.
-func pgxConnect(ctx context.Context, url string) (*pgx.Conn, error) { return pgx.Connect(ctx, url) }
 
 // startHub runs a hub in this process with the configuration yaml (DATABASE_URL and
 // secrets come from getenv), and stops it when the test ends.
