@@ -248,7 +248,7 @@ func BenchmarkIngestHalf(b *testing.B) {
 		var wg sync.WaitGroup
 		wg.Go(func() { _ = source.Run(runCtx) })
 		wg.Go(func() { _ = relay.Run(runCtx) })
-		const published = `SELECT count(*) FROM outbox WHERE published_at IS NOT NULL`
+		const published = `SELECT count(*) FROM outbox_state WHERE published_at IS NOT NULL`
 		waitCount(b, ctx, st, published, len(warm), 2*time.Minute)
 
 		b.StartTimer()

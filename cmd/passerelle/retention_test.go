@@ -16,7 +16,7 @@ func TestRetentionCommand(t *testing.T) {
 	require.NoError(t, err)
 	defer st.Close()
 	_, m := seedPerson(t, st)
-	_, err = st.Pool().Exec(t.Context(), `UPDATE outbox SET settled_at = now() - interval '31 days'`)
+	_, err = st.Pool().Exec(t.Context(), `UPDATE outbox_state SET settled_at = now() - interval '31 days'`)
 	require.NoError(t, err)
 	t.Setenv("PASSERELLE_OPERATOR", "alice")
 

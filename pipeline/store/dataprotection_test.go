@@ -210,7 +210,10 @@ func TestRetention(t *testing.T) {
 	require.NoError(t, s.RecordDeliveries(ctx, outs))
 	age := func(ref, interval string) {
 		t.Helper()
-		_, err := s.pool.Exec(ctx, `UPDATE outbox SET settled_at = now() - $2::interval, accepted_at = now() - $2::interval WHERE fact_ref = $1`, ref, interval)
+		_, err := s.pool.Exec(ctx, `UPDATE outbox SET accepted_at = now() - $2::interval WHERE fact_ref = $1`, ref, interval)
+		require.NoError(t, err)
+		_, err = s.pool.Exec(ctx, `UPDATE outbox_state s SET settled_at = now() - $2::interval FROM outbox o
+			WHERE o.fact_ref = $1 AND s.seq = o.seq`, ref, interval)
 		require.NoError(t, err)
 		_, err = s.pool.Exec(ctx, `UPDATE deliveries SET updated_at = now() - $2::interval WHERE fact_ref = $1`, ref, interval)
 		require.NoError(t, err)

@@ -166,9 +166,10 @@ func (s *Store) RecordDeliveries(ctx context.Context, outs []DeliveryOutcome) er
 				return fmt.Errorf("identities: %w", err)
 			}
 		}
-		if _, err := tx.Exec(ctx, `UPDATE outbox SET settled_at = now()
-			FROM (SELECT id FROM outbox WHERE id = ANY($1) AND settled_at IS NULL`+lockOutboxBySeq+`) l WHERE outbox.id = l.id
-			AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.message_id = outbox.id AND d.status = 'pending')`, ids); err != nil {
+		if _, err := tx.Exec(ctx, `UPDATE outbox_state SET settled_at = now()
+			FROM (SELECT s.seq, o.id FROM outbox o JOIN outbox_state s ON s.seq = o.seq
+				WHERE o.id = ANY($1) AND s.settled_at IS NULL`+lockStateBySeq+`) l WHERE outbox_state.seq = l.seq
+			AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.message_id = l.id AND d.status = 'pending')`, ids); err != nil {
 			return fmt.Errorf("settle: %w", err)
 		}
 		return s.appendAudit(ctx, tx, entries)

@@ -174,11 +174,17 @@ func (s *Store) ingestTx(ctx context.Context, tx pgx.Tx, b IngestBatch) (IngestR
 		res.Outcomes[i] = mo
 	}
 
-	// Outbox rows and their pending deliveries.
+	// Outbox rows, their state and their pending deliveries. The seqs are taken first
+	// so that the narrow state rows can be copied beside the wide ones.
 	now := s.now().UTC()
+	seqs, err := nextSeqs(ctx, tx, len(accepted))
+	if err != nil {
+		return res, err
+	}
 	outRows := make([][]any, 0, len(accepted))
+	stateRows := make([][]any, 0, len(accepted))
 	var delRows [][]any
-	for _, i := range accepted {
+	for k, i := range accepted {
 		m := b.Messages[i]
 		var targets []Target
 		if b.Targets != nil {
@@ -189,8 +195,9 @@ func (s *Store) ingestTx(ctx context.Context, tx pgx.Tx, b IngestBatch) (IngestR
 			settled = now // nowhere to go: settled at once, still published for the record
 		}
 		id := res.Outcomes[i].ID
-		outRows = append(outRows, []any{id, m.Type, m.Subject, m.Source, m.DataSchema, b.Connector,
-			m.FactSystem, m.FactRef, m.FactVersion, m.Time, []byte(m.Data), hashes[i], now, settled})
+		outRows = append(outRows, []any{seqs[k], id, m.Type, m.Subject, m.Source, m.DataSchema, b.Connector,
+			m.FactSystem, m.FactRef, m.FactVersion, m.Time, []byte(m.Data), hashes[i], now})
+		stateRows = append(stateRows, []any{seqs[k], settled})
 		key := m.IdempotencyKey()
 		for _, t := range targets {
 			delRows = append(delRows, []any{id, t.Destination, t.Route, m.FactSystem, m.FactRef, m.FactVersion, key, now, now})
@@ -198,10 +205,14 @@ func (s *Store) ingestTx(ctx context.Context, tx pgx.Tx, b IngestBatch) (IngestR
 	}
 	if len(outRows) > 0 {
 		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"outbox"},
-			[]string{"id", "type", "subject", "source", "dataschema", "connector", "fact_system", "fact_ref", "fact_version",
-				"event_time", "data", "content_hash", "accepted_at", "settled_at"},
+			[]string{"seq", "id", "type", "subject", "source", "dataschema", "connector", "fact_system", "fact_ref", "fact_version",
+				"event_time", "data", "content_hash", "accepted_at"},
 			pgx.CopyFromRows(outRows)); err != nil {
 			return res, fmt.Errorf("outbox: %w", err)
+		}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"outbox_state"}, []string{"seq", "settled_at"},
+			pgx.CopyFromRows(stateRows)); err != nil {
+			return res, fmt.Errorf("outbox state: %w", err)
 		}
 	}
 	if len(delRows) > 0 {
@@ -250,6 +261,23 @@ func (s *Store) ingestTx(ctx context.Context, tx pgx.Tx, b IngestBatch) (IngestR
 			Reference: "quarantine:" + strconv.FormatInt(ids[i], 10) + " stage:" + r.Stage})
 	}
 	return res, s.appendAudit(ctx, tx, entries)
+}
+
+// nextSeqs takes n values of the outbox's sequence, in increasing order: the
+// acceptance order of the batch's messages.
+func nextSeqs(ctx context.Context, tx pgx.Tx, n int) ([]int64, error) {
+	if n == 0 {
+		return nil, nil
+	}
+	rows, err := tx.Query(ctx, `SELECT nextval('outbox_seq_seq') FROM generate_series(1, $1) ORDER BY 1`, n)
+	if err != nil {
+		return nil, fmt.Errorf("outbox seq: %w", err)
+	}
+	seqs, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("outbox seq: %w", err)
+	}
+	return seqs, nil
 }
 
 // legalBases joins the distinct legal bases of targets, in their order.

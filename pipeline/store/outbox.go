@@ -20,6 +20,9 @@ type OutboxMessage struct {
 
 const outboxColumns = `seq, id, type, subject, source, dataschema, fact_system, fact_ref, fact_version, event_time, data`
 
+// outboxColumnsOf is outboxColumns of the outbox row aliased o.
+const outboxColumnsOf = `o.seq, o.id, o.type, o.subject, o.source, o.dataschema, o.fact_system, o.fact_ref, o.fact_version, o.event_time, o.data`
+
 func scanOutbox(rows pgx.Rows) ([]OutboxMessage, error) {
 	defer rows.Close()
 	var out []OutboxMessage
@@ -43,8 +46,8 @@ func scanOutbox(rows pgx.Rows) ([]OutboxMessage, error) {
 // Unpublished returns up to limit outbox rows the broker has not acknowledged yet, in
 // acceptance order.
 func (s *Store) Unpublished(ctx context.Context, limit int) ([]OutboxMessage, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+outboxColumns+` FROM outbox
-		WHERE published_at IS NULL AND data IS NOT NULL ORDER BY seq LIMIT $1`, limit)
+	rows, err := s.pool.Query(ctx, `SELECT `+outboxColumnsOf+` FROM outbox_state s JOIN outbox o ON o.seq = s.seq
+		WHERE s.published_at IS NULL AND o.data IS NOT NULL ORDER BY s.seq LIMIT $1`, limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: unpublished: %w", err)
 	}
@@ -59,9 +62,9 @@ func (s *Store) Unpublished(ctx context.Context, limit int) ([]OutboxMessage, er
 // has still not recorded an outcome for: the sweeper publishes them again, since a
 // broker may have lost them.
 func (s *Store) Unsettled(ctx context.Context, age time.Duration, limit int) ([]OutboxMessage, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+outboxColumns+` FROM outbox
-		WHERE settled_at IS NULL AND published_at IS NOT NULL AND published_at < now() - $1::interval AND data IS NOT NULL
-		ORDER BY published_at LIMIT $2`, age.String(), limit)
+	rows, err := s.pool.Query(ctx, `SELECT `+outboxColumnsOf+` FROM outbox_state s JOIN outbox o ON o.seq = s.seq
+		WHERE s.settled_at IS NULL AND s.published_at IS NOT NULL AND s.published_at < now() - $1::interval AND o.data IS NOT NULL
+		ORDER BY s.published_at LIMIT $2`, age.String(), limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: unsettled: %w", err)
 	}
@@ -72,21 +75,23 @@ func (s *Store) Unsettled(ctx context.Context, age time.Duration, limit int) ([]
 	return out, nil
 }
 
-// lockOutboxBySeq is the one order in which statements touching several outbox rows
-// lock them: by seq. The relay marks rows published while the deliverers settle some
-// of the same rows (a consumer may deliver a message before the relay has recorded
-// its acknowledgement); each statement locking its rows in an order of its own (the
-// seq index for one, the id index for the other) deadlocked, as an end-to-end test
-// saw. The statements select their rows through this, sorted, then update them.
-const lockOutboxBySeq = ` ORDER BY seq FOR UPDATE`
+// lockStateBySeq is the one order in which statements touching several outbox_state
+// rows lock them: by seq. The relay marks rows published while the deliverers settle
+// some of the same rows (a consumer may deliver a message before the relay has
+// recorded its acknowledgement); each statement locking its rows in an order of its
+// own (the seq index for one, the message id for the other) deadlocked, as an
+// end-to-end test saw. The statements select their rows through this, sorted, then
+// update them. Retention locks the state rows the same way before it purges their
+// outbox rows' payloads.
+const lockStateBySeq = ` ORDER BY s.seq FOR UPDATE OF s`
 
 // MarkPublished records that the broker acknowledged these rows.
 func (s *Store) MarkPublished(ctx context.Context, seqs []int64) error {
 	if len(seqs) == 0 {
 		return nil
 	}
-	_, err := s.pool.Exec(ctx, `UPDATE outbox SET published_at = now(), publish_count = publish_count + 1
-		FROM (SELECT seq FROM outbox WHERE seq = ANY($1)`+lockOutboxBySeq+`) l WHERE outbox.seq = l.seq`, seqs)
+	_, err := s.pool.Exec(ctx, `UPDATE outbox_state SET published_at = now(), publish_count = publish_count + 1
+		FROM (SELECT s.seq FROM outbox_state s WHERE s.seq = ANY($1)`+lockStateBySeq+`) l WHERE outbox_state.seq = l.seq`, seqs)
 	if err != nil {
 		return fmt.Errorf("store: mark published: %w", err)
 	}
@@ -109,7 +114,8 @@ func (s *Store) Message(ctx context.Context, id uuid.UUID) (*canonical.Message, 
 	return out[0].Message, nil
 }
 
-// Backlog counts what is waiting: outbox rows not yet published, and pending deliveries.
+// Backlog counts what is waiting: outbox rows not yet published or not yet settled,
+// and pending deliveries.
 type Backlog struct {
 	Unpublished int64
 	Unsettled   int64
@@ -119,7 +125,7 @@ type Backlog struct {
 // Backlog reports the current backlog.
 func (s *Store) Backlog(ctx context.Context) (Backlog, error) {
 	b := Backlog{Pending: map[string]int64{}}
-	if err := s.pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE published_at IS NULL), count(*) FILTER (WHERE settled_at IS NULL) FROM outbox`).
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE published_at IS NULL), count(*) FILTER (WHERE settled_at IS NULL) FROM outbox_state`).
 		Scan(&b.Unpublished, &b.Unsettled); err != nil {
 		return b, fmt.Errorf("store: backlog: %w", err)
 	}
@@ -165,7 +171,8 @@ func (s *Store) QuarantineUnpublishable(ctx context.Context, msgs []*canonical.M
 				WHERE message_id = $1 AND status = 'pending'`, id, reason); err != nil {
 				return err
 			}
-			if _, err := tx.Exec(ctx, `UPDATE outbox SET published_at = now(), settled_at = now() WHERE id = $1`, id); err != nil {
+			if _, err := tx.Exec(ctx, `UPDATE outbox_state s SET published_at = now(), settled_at = now()
+				FROM outbox o WHERE o.id = $1 AND s.seq = o.seq`, id); err != nil {
 				return err
 			}
 			entries = append(entries, AuditEntry{Actor: "relay", Action: "quarantine", MessageID: id, Outcome: "quarantined",

@@ -158,12 +158,13 @@ func (s *Store) Receipt(ctx context.Context, connector, caller string, id uuid.U
 	}
 	rows, err := s.pool.Query(ctx, `SELECT m.fact_index, m.message_index, m.message_id, m.outcome, m.current_id,
 			coalesce(m.quarantine_id, 0), coalesce(q.reason, ''), m.fact_system, m.fact_ref, m.fact_version,
-			o.id IS NOT NULL, o.published_at IS NOT NULL,
+			o.id IS NOT NULL, o.id IS NOT NULL AND (s.seq IS NULL OR s.published_at IS NOT NULL),
 			d.destination, d.status, d.updated_at, d.receipt, d.last_error,
 			(SELECT max(x.id) FROM quarantine x WHERE x.message_id = d.message_id AND x.destination = d.destination AND d.status = 'quarantined')
 		FROM receipt_messages m
 		LEFT JOIN quarantine q ON q.id = m.quarantine_id
 		LEFT JOIN outbox o ON o.id = m.message_id AND m.outcome IN ('accepted', 'duplicate')
+		LEFT JOIN outbox_state s ON s.seq = o.seq
 		LEFT JOIN deliveries d ON d.message_id = o.id
 		WHERE m.receipt_id = $1
 		ORDER BY m.fact_index, m.message_index, d.destination`, id)

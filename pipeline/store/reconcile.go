@@ -124,8 +124,9 @@ func (s *Store) Redeliver(ctx context.Context, destination string, keys []string
 		if n == 0 {
 			return nil
 		}
-		if _, err := tx.Exec(ctx, `UPDATE outbox SET settled_at = NULL, published_at = NULL
-			FROM (SELECT id FROM outbox WHERE id = ANY($1)`+lockOutboxBySeq+`) l WHERE outbox.id = l.id`, ids); err != nil {
+		if _, err := tx.Exec(ctx, `UPDATE outbox_state SET settled_at = NULL, published_at = NULL
+			FROM (SELECT s.seq FROM outbox o JOIN outbox_state s ON s.seq = o.seq WHERE o.id = ANY($1)`+lockStateBySeq+`) l
+			WHERE outbox_state.seq = l.seq`, ids); err != nil {
 			return err
 		}
 		return s.appendAudit(ctx, tx, entries)

@@ -83,27 +83,36 @@ func (s *Store) ApplyRetention(ctx context.Context, p Retention, actor string, d
 			return nil
 		}
 		// Payloads, and with them their deliveries' receipts (found by message, the
-		// deliveries' primary key).
+		// deliveries' primary key) and their outbox state rows (a purged message is
+		// settled for good: nothing can publish it again).
 		for _, st := range []struct {
 			n      *int64
 			cutoff time.Time
 			sql    string
 		}{
-			{&rep.OutboxPayloads, payloads, `UPDATE outbox SET data = NULL FROM (SELECT seq FROM outbox o
-				WHERE o.data IS NOT NULL AND o.settled_at < $1
+			{&rep.OutboxPayloads, payloads, `UPDATE outbox SET data = NULL FROM (SELECT s.seq FROM outbox_state s JOIN outbox o ON o.seq = s.seq
+				WHERE s.settled_at < $1 AND o.data IS NOT NULL
 				AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.message_id = o.id AND d.status IN ('pending', 'quarantined'))` +
-				lockOutboxBySeq + `) l WHERE outbox.seq = l.seq RETURNING outbox.id`},
-			{&rep.QuarantinedPayloads, quarantine, `UPDATE outbox SET data = NULL FROM (SELECT seq FROM outbox o
-				WHERE o.data IS NOT NULL AND o.settled_at < $1
+				lockStateBySeq + `) l WHERE outbox.seq = l.seq RETURNING outbox.id, outbox.seq`},
+			{&rep.QuarantinedPayloads, quarantine, `UPDATE outbox SET data = NULL FROM (SELECT s.seq FROM outbox_state s JOIN outbox o ON o.seq = s.seq
+				WHERE s.settled_at < $1 AND o.data IS NOT NULL
 				AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.message_id = o.id AND d.status = 'pending')` +
-				lockOutboxBySeq + `) l WHERE outbox.seq = l.seq RETURNING outbox.id`},
+				lockStateBySeq + `) l WHERE outbox.seq = l.seq RETURNING outbox.id, outbox.seq`},
 		} {
 			rows, err := tx.Query(ctx, st.sql, st.cutoff)
 			if err != nil {
 				return err
 			}
-			ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
-			if err != nil {
+			var (
+				ids  []uuid.UUID
+				seqs []int64
+				id   uuid.UUID
+				seq  int64
+			)
+			if _, err := pgx.ForEachRow(rows, []any{&id, &seq}, func() error {
+				ids, seqs = append(ids, id), append(seqs, seq)
+				return nil
+			}); err != nil {
 				return err
 			}
 			*st.n = int64(len(ids))
@@ -112,6 +121,9 @@ func (s *Store) ApplyRetention(ctx context.Context, p Retention, actor string, d
 				return err
 			}
 			rep.Receipts += tag.RowsAffected()
+			if _, err := tx.Exec(ctx, `DELETE FROM outbox_state WHERE seq = ANY($1)`, seqs); err != nil {
+				return err
+			}
 		}
 		steps := []struct {
 			n    *int64
@@ -121,9 +133,11 @@ func (s *Store) ApplyRetention(ctx context.Context, p Retention, actor string, d
 			{&rep.QuarantineBytes, `UPDATE quarantine SET raw = NULL WHERE raw IS NOT NULL
 				AND ((status = 'open' AND last_failed_at < $1) OR (status = 'replayed' AND coalesce(replayed_at, last_failed_at) < $2))`,
 				[]any{quarantine, payloads}},
+			// A message whose payload was purged is settled (its state row went with the
+			// payload).
 			{&rep.Deliveries, `DELETE FROM deliveries d USING outbox o WHERE d.message_id = o.id
-				AND o.settled_at IS NOT NULL AND o.accepted_at < $1 AND o.data IS NULL`, []any{audit}},
-			{&rep.Messages, `DELETE FROM outbox o WHERE o.settled_at IS NOT NULL AND o.accepted_at < $1 AND o.data IS NULL
+				AND o.accepted_at < $1 AND o.data IS NULL`, []any{audit}},
+			{&rep.Messages, `DELETE FROM outbox o WHERE o.accepted_at < $1 AND o.data IS NULL
 				AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.message_id = o.id)`, []any{audit}},
 			{&rep.QuarantineRows, `DELETE FROM quarantine WHERE raw IS NULL AND last_failed_at < $1`, []any{audit}},
 		}

@@ -116,7 +116,7 @@ func TestIngest(t *testing.T) {
 		m := msg("mesure/3", 1, `{}`)
 		_, err := s.Ingest(ctx, s.pool, IngestBatch{Connector: "appi", Messages: []*canonical.Message{m}})
 		require.NoError(t, err)
-		assert.Equal(t, 1, count(t, s, `SELECT count(*) FROM outbox WHERE id = $1 AND settled_at IS NOT NULL`, m.ID))
+		assert.Equal(t, 1, count(t, s, `SELECT count(*) FROM outbox o JOIN outbox_state s ON s.seq = o.seq WHERE o.id = $1 AND s.settled_at IS NOT NULL`, m.ID))
 	})
 	t.Run("every act is audited and the chain verifies", func(t *testing.T) {
 		assert.Positive(t, count(t, s, `SELECT count(*) FROM audit WHERE action = 'ingest' AND outcome = 'stale'`))
@@ -209,12 +209,12 @@ func TestDeliveries(t *testing.T) {
 		assert.Equal(t, 0, count(t, s, `SELECT count(*) FROM quarantine WHERE stage = 'deliver'`))
 	})
 	t.Run("a message is settled when every destination has an outcome", func(t *testing.T) {
-		assert.Equal(t, 0, count(t, s, `SELECT count(*) FROM outbox WHERE id = $1 AND settled_at IS NOT NULL`, id2))
+		assert.Equal(t, 0, count(t, s, `SELECT count(*) FROM outbox o JOIN outbox_state s ON s.seq = o.seq WHERE o.id = $1 AND s.settled_at IS NOT NULL`, id2))
 		require.NoError(t, s.RecordDeliveries(ctx, []DeliveryOutcome{{MessageID: id2, Destination: "archive", Status: StatusDelivered}}))
-		assert.Equal(t, 1, count(t, s, `SELECT count(*) FROM outbox WHERE id = $1 AND settled_at IS NOT NULL`, id2))
+		assert.Equal(t, 1, count(t, s, `SELECT count(*) FROM outbox o JOIN outbox_state s ON s.seq = o.seq WHERE o.id = $1 AND s.settled_at IS NOT NULL`, id2))
 	})
 	t.Run("the sweeper finds published rows still unsettled after a while", func(t *testing.T) {
-		_, err := s.pool.Exec(ctx, `UPDATE outbox SET published_at = now() - interval '10 minutes'`)
+		_, err := s.pool.Exec(ctx, `UPDATE outbox_state SET published_at = now() - interval '10 minutes'`)
 		require.NoError(t, err)
 		un, err := s.Unsettled(ctx, time.Minute, 10)
 		require.NoError(t, err)

@@ -140,9 +140,12 @@ func (s *Store) subjectFacts(ctx context.Context, exp *SubjectExport, withData b
 	if err != nil {
 		return err
 	}
-	rows, err = s.pool.Query(ctx, `SELECT id, type, source, connector, fact_system, fact_ref, fact_version, event_time,
-		accepted_at, settled_at, data IS NULL, CASE WHEN $2 THEN data END
-		FROM outbox WHERE subject = ANY($1) ORDER BY accepted_at, seq`, exp.Persons, withData)
+	// A fact's settlement time is kept with its payload: once retention purged the
+	// payload, its deliveries' times say when each destination recorded its outcome.
+	rows, err = s.pool.Query(ctx, `SELECT o.id, o.type, o.source, o.connector, o.fact_system, o.fact_ref, o.fact_version, o.event_time,
+		o.accepted_at, s.settled_at, o.data IS NULL, CASE WHEN $2 THEN o.data END
+		FROM outbox o LEFT JOIN outbox_state s ON s.seq = o.seq
+		WHERE o.subject = ANY($1) ORDER BY o.accepted_at, o.seq`, exp.Persons, withData)
 	if err != nil {
 		return err
 	}
