@@ -13,6 +13,7 @@ import (
 	"github.com/segmentio/kafka-go"
 	"go.uber.org/zap"
 
+	"passerelle/canonical"
 	"passerelle/connectors"
 	"passerelle/internal/logging"
 	"passerelle/pipeline/bus"
@@ -114,7 +115,16 @@ func (d *Deliverer) defaults() {
 
 // work is one fetched message on its way.
 type work struct {
-	km      kafka.Message
+	km kafka.Message
+	// msg is km decoded (nil when it is not a canonical message: err says why), and
+	// state its delivery state at the destination, read with those of the messages
+	// fetched with it (routed is false when no route carries it there).
+	msg    *canonical.Message
+	id     uuid.UUID
+	err    error
+	state  store.DeliveryState
+	routed bool
+
 	outcome *store.DeliveryOutcome // nil: nothing to record (already recorded elsewhere)
 	links   []store.Identifier
 	subject string
@@ -168,7 +178,15 @@ func (d *Deliverer) Run(ctx context.Context) error {
 		d.record(ctx, done, offsets)
 	}()
 
-	fetchErr := d.fetch(ctx, lanes, offsets)
+	fetched := make(chan *work, stateBatch)
+	dispatched := make(chan struct{})
+	go func() {
+		defer close(dispatched)
+		d.dispatch(ctx, fetched, lanes)
+	}()
+	fetchErr := d.fetch(ctx, fetched, offsets)
+	close(fetched)
+	<-dispatched
 	for _, l := range lanes {
 		close(l)
 	}
@@ -181,7 +199,7 @@ func (d *Deliverer) Run(ctx context.Context) error {
 	return nil
 }
 
-func (d *Deliverer) fetch(ctx context.Context, lanes []chan *work, offsets *offsetTracker) error {
+func (d *Deliverer) fetch(ctx context.Context, fetched chan<- *work, offsets *offsetTracker) error {
 	for {
 		if d.allPaused() {
 			// Paused: fetch nothing (the consumer keeps its group membership); what
@@ -203,13 +221,100 @@ func (d *Deliverer) fetch(ctx context.Context, lanes []chan *work, offsets *offs
 		}
 		offsets.fetched(km)
 		d.Metrics.fetched(d.Destination, km)
-		h := fnv.New32a()
-		_, _ = h.Write(km.Key)
 		select {
-		case lanes[h.Sum32()%uint32(len(lanes))] <- &work{km: km}:
+		case fetched <- &work{km: km}:
 		case <-ctx.Done():
 			return nil
 		}
+	}
+}
+
+// stateBatch is the most messages whose delivery states are read at once.
+const stateBatch = 256
+
+// dispatch takes the fetched messages in groups — what has arrived while the previous
+// group was read, up to stateBatch: one message when the flow is quiet, many under
+// load, never a wait — reads their delivery states in one query, and hands each to
+// its person's lane. One query per message was the deliverers' largest cost in
+// PostgreSQL.
+func (d *Deliverer) dispatch(ctx context.Context, fetched <-chan *work, lanes []chan *work) {
+	batch := make([]*work, 0, stateBatch)
+	for {
+		w, ok := <-fetched
+		if !ok {
+			return
+		}
+		batch = append(batch[:0], w)
+	more:
+		for len(batch) < stateBatch {
+			select {
+			case w, ok := <-fetched:
+				if !ok {
+					break more
+				}
+				batch = append(batch, w)
+			default:
+				break more
+			}
+		}
+		d.readStates(ctx, batch)
+		for _, w := range batch {
+			h := fnv.New32a()
+			_, _ = h.Write(w.km.Key)
+			select {
+			case lanes[h.Sum32()%uint32(len(lanes))] <- w:
+			case <-ctx.Done():
+				return // not recorded, not committed: redelivered later
+			}
+		}
+	}
+}
+
+// readStates decodes the messages of batch and reads their delivery states, retrying
+// until PostgreSQL answers or ctx ends.
+func (d *Deliverer) readStates(ctx context.Context, batch []*work) {
+	ids := make([]uuid.UUID, 0, len(batch))
+	for _, w := range batch {
+		w.msg, w.err = bus.FromKafka(w.km)
+		if w.err != nil {
+			continue
+		}
+		var err error
+		if w.id, err = uuid.Parse(w.msg.ID); err != nil {
+			w.msg, w.err = nil, errMessageID
+			continue
+		}
+		ids = append(ids, w.id)
+	}
+	if len(ids) == 0 {
+		return
+	}
+	states, err := d.states(ctx, ids)
+	if err != nil {
+		return // ctx ended: the lanes drop these messages
+	}
+	for _, w := range batch {
+		if w.msg != nil {
+			w.state, w.routed = states[w.id]
+		}
+	}
+}
+
+var errMessageID = errors.New("message id is not a UUID")
+
+// states reads the delivery states of ids, retrying until PostgreSQL answers or ctx
+// ends.
+func (d *Deliverer) states(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]store.DeliveryState, error) {
+	for {
+		states, err := d.Store.DeliveryStates(ctx, d.Destination, ids)
+		if err == nil {
+			return states, nil
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		d.Log.Warn("read delivery states", logging.Destination(d.Destination), logging.Count(len(ids)), zap.Error(err))
+		sleep(ctx, time.Second)
 	}
 }
 
@@ -217,41 +322,38 @@ func (d *Deliverer) fetch(ctx context.Context, lanes []chan *work, offsets *offs
 type factKey struct{ system, ref string }
 
 func (d *Deliverer) handle(ctx context.Context, w *work, br *breaker, recent map[factKey]int64) error {
-	m, err := bus.FromKafka(w.km)
-	if err != nil {
+	m := w.msg
+	if m == nil {
+		if w.err == nil {
+			return nil // shutting down before its state was read
+		}
 		// Not a canonical message: nothing the hub published. Log and move on.
 		d.Log.Error("not a canonical message", logging.Topic(w.km.Topic), logging.Partition(w.km.Partition),
-			logging.Offset(w.km.Offset), zap.Error(err))
+			logging.Offset(w.km.Offset), zap.Error(w.err))
 		return nil
 	}
-	id, err := uuid.Parse(m.ID)
-	if err != nil {
-		d.Log.Error("message id is not a UUID", logging.Topic(w.km.Topic), logging.Offset(w.km.Offset))
-		return nil
-	}
+	id := w.id
+	st, routed := w.state, w.routed
+	waited := false
 	for d.Controls.RoutePaused(d.routeOf(m.Type)) {
 		// Fetched before the pause took effect, or another route of the destination
 		// is still running: the message waits here, unrecorded, until the resume.
+		waited = true
 		sleep(ctx, pausePoll)
 		if ctx.Err() != nil {
 			return nil
 		}
 	}
-	var st store.DeliveryState
-	for {
-		states, err := d.Store.DeliveryStates(ctx, d.Destination, []uuid.UUID{id})
-		if err == nil {
-			var ok bool
-			if st, ok = states[id]; !ok || st.Status != store.StatusPending {
-				return nil // not routed here, or its outcome is already recorded
-			}
-			break
-		}
-		if ctx.Err() != nil {
+	if waited {
+		// The state read with its batch may be old now.
+		states, err := d.states(ctx, []uuid.UUID{id})
+		if err != nil {
 			return nil
 		}
-		d.Log.Warn("read delivery state", logging.MessageID(m.ID), zap.Error(err))
-		sleep(ctx, time.Second)
+		st, routed = states[id]
+	}
+	if !routed || st.Status != store.StatusPending {
+		return nil // not routed here, or its outcome is already recorded
 	}
 	route := d.Routing.Route(st.Route)
 	out := &store.DeliveryOutcome{MessageID: id, Destination: d.Destination, Route: st.Route, Attempts: st.Attempts}
