@@ -33,6 +33,9 @@ type Config struct {
 	Retention Retention `yaml:"retention"`
 	// Console is the web console of `passerelle serve`. Default: off.
 	Console Console `yaml:"console"`
+	// Identities says what becomes of the facts of a doubtful match (data protection).
+	// Default: they go on under a separate person id.
+	Identities Identities `yaml:"identities"`
 	// Connectors are the source and sink connectors by instance name; the name is what
 	// routes refer to. Each entry's settings are the connector's own.
 	Connectors map[string]Connector `yaml:"connectors"`
@@ -147,6 +150,28 @@ type Retention struct {
 	// Disabled stops serve from applying retention, for deployments that run
 	// `passerelle retention run` from a scheduler instead. Default false.
 	Disabled bool `yaml:"disabled"`
+}
+
+// What the facts of a doubtful match do until a human decides (Identities.Doubtful).
+const (
+	// DoubtfulSeparate: they go on at once under a new person id; a decision to link
+	// makes the new id's later facts go on under the known person's.
+	DoubtfulSeparate = "separate"
+	// DoubtfulWait: they are held, delivered nowhere, until a human decides; then
+	// they go on under the id the decision gives them.
+	DoubtfulWait = "wait"
+)
+
+// Identities configures how the hub links the systems' identifiers of a person. A
+// doubtful match (the same exact name and birth date as a known person, a different
+// APPI or PRISME identifier) is never merged: it is listed for a human in
+// `passerelle identities review`.
+type Identities struct {
+	// Doubtful is what the facts of a doubtful person do meanwhile: "separate" (the
+	// default) sends them on under a new person id; "wait" holds them in the quarantine
+	// (stage identity, the reason naming the review) until the review is decided,
+	// then sends them on under the known person's id (link) or the new one (apart).
+	Doubtful string `yaml:"doubtful"`
 }
 
 // Connector is one connector instance.
@@ -362,6 +387,9 @@ func (c *Config) fillDefaults() {
 	if rt.Every == 0 {
 		rt.Every = time.Hour
 	}
+	if c.Identities.Doubtful == "" {
+		c.Identities.Doubtful = DoubtfulSeparate
+	}
 	for name, cc := range c.Connectors {
 		if cc.Kind == "" {
 			cc.Kind = name
@@ -446,6 +474,11 @@ func (c *Config) Validate() error {
 	}
 	if rt.Every < time.Minute {
 		ps.Add("retention.every", "must be at least 1m")
+	}
+	switch c.Identities.Doubtful {
+	case DoubtfulSeparate, DoubtfulWait:
+	default:
+		ps.Add("identities.doubtful", "must be %s or %s, not %q", DoubtfulSeparate, DoubtfulWait, c.Identities.Doubtful)
 	}
 	for name, cc := range c.Connectors {
 		if !nameRE.MatchString(name) {

@@ -44,6 +44,15 @@ func TestConfig(t *testing.T) {
 		assert.Equal(t, 180*24*time.Hour, c.Retention.Quarantine)
 		assert.Equal(t, 3*365*24*time.Hour, c.Retention.Audit)
 		assert.Equal(t, time.Hour, c.Retention.Every)
+		assert.Equal(t, DoubtfulSeparate, c.Identities.Doubtful)
+	})
+	t.Run("what doubtful matches do is checked", func(t *testing.T) {
+		c, err := Read(strings.NewReader(minimal+"identities: {doubtful: wait}\n"), noEnv)
+		require.NoError(t, err)
+		assert.Equal(t, DoubtfulWait, c.Identities.Doubtful)
+		_, err = Read(strings.NewReader(minimal+"identities: {doubtful: merge}\n"), noEnv)
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), `identities.doubtful: must be separate or wait, not "merge"`)
 	})
 	t.Run("retention periods are checked", func(t *testing.T) {
 		_, err := Read(strings.NewReader(minimal+"retention: {payloads: 720h, quarantine: 24h, audit: 240h, every: 1s}\n"), noEnv)

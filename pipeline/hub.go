@@ -125,7 +125,8 @@ func (h *Hub) Run(ctx context.Context) error {
 	defer func() { _ = pub.Close() }()
 
 	run := &Running{Store: st, Schemas: reg, Routing: routing, Brokers: brokers, stopped: map[string]string{}}
-	run.Ingester = &Ingester{Store: st, Schemas: reg, Routing: routing, Log: log.Named("ingest")}
+	run.Ingester = &Ingester{Store: st, Schemas: reg, Routing: routing, Log: log.Named("ingest"),
+		HoldDoubtful: cfg.Identities.Doubtful == config.DoubtfulWait}
 	if err := h.prepareOps(ctx, run); err != nil {
 		return err
 	}
@@ -143,6 +144,8 @@ func (h *Hub) Run(ctx context.Context) error {
 		_ = r.Run(ctx)
 	})
 	startRetention(ctx, wg.Go, cfg, st, log) // data protection: payloads and audit purged on schedule
+	// Data protection: what decided identity reviews still hold goes on.
+	wg.Go(func() { run.Replayer.runReleases(ctx, log.Named("identity")) })
 	dests := routing.Destinations()
 	names := make([]string, 0, len(dests))
 	for d := range dests {

@@ -80,6 +80,14 @@ func startHub(t *testing.T, facts, persons int, faults pipelinetest.Faults, deli
 func startHubOn(t *testing.T, dbURL string, facts, persons int, faults pipelinetest.Faults, deliveryExtra string) *hubRig {
 	t.Helper()
 	lines, newest := pipelinetest.Facts(facts, persons, 1)
+	return startHubLines(t, dbURL, lines, newest, faults, deliveryExtra, nil)
+}
+
+// startHubLines is startHubOn over given lines of measures, with tweak (when not nil)
+// changing the configuration before the hub starts.
+func startHubLines(t *testing.T, dbURL string, lines [][]byte, newest map[string]int64, faults pipelinetest.Faults,
+	deliveryExtra string, tweak func(*config.Config)) *hubRig {
+	t.Helper()
 	file := filepath.Join(t.TempDir(), "measures.jsonl")
 	require.NoError(t, os.WriteFile(file, pipelinetest.JoinLines(lines), 0o600))
 	dest := pipelinetest.NewDestination(1)
@@ -87,6 +95,9 @@ func startHubOn(t *testing.T, dbURL string, facts, persons int, faults pipelinet
 	dest.SetFaults(faults)
 
 	cfg := hubConfig(t, dbURL, file, dest.URL(), deliveryExtra)
+	if tweak != nil {
+		tweak(cfg)
+	}
 	instances, ps := builtin.Default().Instantiate(cfg, zap.NewNop())
 	require.Empty(t, ps)
 	ctx, cancel := context.WithCancel(t.Context())

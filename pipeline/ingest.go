@@ -32,6 +32,18 @@ type Ingester struct {
 	Log     *zap.Logger
 	// Metrics, when set, counts the facts in by source and outcome.
 	Metrics *Metrics
+	// HoldDoubtful holds the messages of a doubtful person (the new person of an open
+	// identity review) in the quarantine, at stage identity, until the review is
+	// decided (identities.doubtful: wait); false sends them on under the new id.
+	HoldDoubtful bool
+}
+
+// candidate is a message of a fact on its way through ingest.
+type candidate struct {
+	fact int
+	msg  *canonical.Message
+	data any
+	ids  []store.Identifier
 }
 
 // Ingested is the outcome of one Ingest call.
@@ -43,6 +55,9 @@ type Ingested struct {
 	FactOf []int
 	// Rejected maps the index of each rejected fact to its quarantine id.
 	Rejected map[int]int64
+	// Held are the valid messages held for an identity review (HoldDoubtful), with
+	// their quarantine ids; they are in neither Messages nor Rejected.
+	Held map[*canonical.Message]int64
 }
 
 // Ingest validates and commits facts from connector on db (the source's lease, or the
@@ -54,15 +69,9 @@ func (in *Ingester) Ingest(ctx context.Context, db store.Beginner, connector str
 // IngestBy is Ingest on behalf of actor, whom the audit names as having acted (a push
 // source's caller); "" names the connector.
 func (in *Ingester) IngestBy(ctx context.Context, db store.Beginner, connector, actor string, facts []connectors.Fact, checkpoint *string) (Ingested, error) {
-	out := Ingested{Rejected: map[int]int64{}}
-	type pending struct {
-		fact int
-		msg  *canonical.Message
-		data any
-		ids  []store.Identifier
-	}
+	out := Ingested{Rejected: map[int]int64{}, Held: map[*canonical.Message]int64{}}
 	var (
-		candidates []pending
+		candidates []candidate
 		rejections []store.Rejection
 		rejFact    []int
 	)
@@ -102,14 +111,14 @@ func (in *Ingester) IngestBy(ctx context.Context, db store.Beginner, connector, 
 		if len(f.Messages) == 0 {
 			continue
 		}
-		var batch []pending
+		var batch []candidate
 		for j, m := range f.Messages {
 			if decodeErrs[first[i]+j] != nil {
 				batch = nil
 				reject(i, store.Rejection{Stage: "map", Reason: "the connector produced data that is not JSON"})
 				break
 			}
-			batch = append(batch, pending{fact: i, msg: m, data: datas[first[i]+j], ids: idents[first[i]+j]})
+			batch = append(batch, candidate{fact: i, msg: m, data: datas[first[i]+j], ids: idents[first[i]+j]})
 		}
 		candidates = append(candidates, batch...)
 	}
@@ -150,12 +159,31 @@ func (in *Ingester) IngestBy(ctx context.Context, db store.Beginner, connector, 
 			reject(c.fact, rejectionOf(err))
 		}
 	}
-	for _, c := range candidates {
-		if !invalid[c.fact] {
-			out.Messages = append(out.Messages, c.msg)
-			out.FactOf = append(out.FactOf, c.fact)
-		}
+	holds, err := in.holds(ctx, candidates, need, invalid)
+	if err != nil {
+		return out, fmt.Errorf("pipeline: ingest %s: %w", connector, err)
 	}
+	var held []*canonical.Message
+	var heldRejections []store.Rejection
+	for _, c := range candidates {
+		if invalid[c.fact] {
+			continue
+		}
+		if h, ok := holds[c.msg.Subject]; ok {
+			raw, err := json.Marshal(c.msg)
+			if err != nil {
+				return out, fmt.Errorf("pipeline: ingest %s: %w", connector, err)
+			}
+			held = append(held, c.msg)
+			heldRejections = append(heldRejections, store.Rejection{Stage: store.StageIdentity, Reason: store.HeldReason(h.Review, h.Reason),
+				Raw: raw, ContentType: "application/cloudevents+json", Fact: factOf(c.msg)})
+			continue
+		}
+		out.Messages = append(out.Messages, c.msg)
+		out.FactOf = append(out.FactOf, c.fact)
+	}
+	nRejected := len(rejections)
+	rejections = append(rejections, heldRejections...)
 
 	res, err := in.Store.Ingest(ctx, db, store.IngestBatch{
 		Connector: connector, Actor: actor, Messages: out.Messages, Rejections: rejections, Checkpoint: checkpoint, Targets: in.Routing.Targets,
@@ -168,10 +196,33 @@ func (in *Ingester) IngestBy(ctx context.Context, db store.Beginner, connector, 
 	for k, i := range rejFact {
 		out.Rejected[i] = res.Quarantined[k]
 	}
-	if n := len(rejections); n > 0 {
-		in.Log.Warn("inputs quarantined", logging.Connector(connector), logging.Count(n), logging.Stage(rejections[0].Stage))
+	for k, m := range held {
+		out.Held[m] = res.Quarantined[nRejected+k]
+	}
+	if nRejected > 0 {
+		in.Log.Warn("inputs quarantined", logging.Connector(connector), logging.Count(nRejected), logging.Stage(rejections[0].Stage))
+	}
+	if len(held) > 0 {
+		in.Log.Info("messages held for an identity review", logging.Connector(connector), logging.Count(len(held)))
 	}
 	return out, nil
+}
+
+// holds returns, when HoldDoubtful, the open reviews of the persons the valid
+// candidates of need were just resolved to, by person id.
+func (in *Ingester) holds(ctx context.Context, candidates []candidate, need []int, invalid map[int]bool) (map[string]store.Hold, error) {
+	if !in.HoldDoubtful || len(need) == 0 {
+		return nil, nil
+	}
+	var persons []string
+	seen := map[string]bool{}
+	for _, j := range need {
+		if c := candidates[j]; !invalid[c.fact] && !seen[c.msg.Subject] {
+			seen[c.msg.Subject] = true
+			persons = append(persons, c.msg.Subject)
+		}
+	}
+	return in.Store.OpenReviewsOf(ctx, persons)
 }
 
 // parallelMin is the smallest share of work worth a goroutine of its own.

@@ -151,8 +151,9 @@ func receiptMessages(facts []connectors.Fact, ing Ingested) []store.ReceiptMessa
 			outcome[m] = ing.Outcomes[k]
 		}
 	}
-	// Conflicts are quarantined after the rejections, in the order of the messages.
-	nextConflict := len(ing.Rejected)
+	// Conflicts are quarantined after the rejections and the held messages, in the
+	// order of the messages.
+	nextConflict := len(ing.Rejected) + len(ing.Held)
 	var out []store.ReceiptMessage
 	for i, f := range facts {
 		if qid, rejected := ing.Rejected[i]; rejected {
@@ -172,6 +173,17 @@ func receiptMessages(facts []connectors.Fact, ing Ingested) []store.ReceiptMessa
 		}
 		for j, m := range f.Messages {
 			rm := store.ReceiptMessage{FactIndex: i, MessageIndex: j, Fact: factOf(m)}
+			if _, held := ing.Held[m]; held {
+				// Accepted: it waits for an identity review, then goes on under its
+				// own message id, which the receipt follows.
+				rm.Outcome = store.ReceiptAccepted
+				rm.MessageID, _ = uuid.Parse(m.ID)
+				if rm.MessageID == uuid.Nil {
+					rm.MessageID = uuid.New()
+				}
+				out = append(out, rm)
+				continue
+			}
 			mo := outcome[m]
 			rm.MessageID = mo.ID
 			switch mo.Outcome {

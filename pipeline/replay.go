@@ -46,6 +46,8 @@ func (r *Replayer) Replay(ctx context.Context, q store.QuarantineItem, actor str
 		}
 		res.Outcome = "redelivering"
 		return res, nil
+	case store.StageIdentity:
+		return r.replayHeld(ctx, q, actor)
 	case "ingest":
 		var m canonical.Message
 		if err := json.Unmarshal(q.Raw, &m); err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
+	"passerelle/config"
 	"passerelle/connectors/cassiopee"
 	"passerelle/pipeline"
 	"passerelle/pipeline/store"
@@ -51,7 +52,8 @@ recorded. The hub (passerelle serve) delivers what was accepted.`,
 			}
 			defer st.Close()
 			host := &pipeline.PushHost{Name: connector, Store: st, Log: zap.NewNop(),
-				Ingester: &pipeline.Ingester{Store: st, Schemas: reg, Routing: routing, Log: zap.NewNop()}}
+				Ingester: &pipeline.Ingester{Store: st, Schemas: reg, Routing: routing, Log: zap.NewNop(),
+					HoldDoubtful: cfg.Identities.Doubtful == config.DoubtfulWait}}
 			bar := &progressBar{w: cmd.ErrOrStderr()}
 			im := &cassiopee.Importer{Host: host, Workers: workers, Progress: bar.update}
 			files, err := im.Import(cmd.Context(), args[0])

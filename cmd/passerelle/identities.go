@@ -22,12 +22,15 @@ func newIdentitiesCmd() *cobra.Command {
 		Long: `The hub matches a person on the systems' identifiers first, then on her exact name,
 first names and birth date. When the name and birth date match a known person whose
 identifier in APPI or PRISME differs from the one the message carries, the hub never
-merges them silently: the facts go on under a new person id, and the pair is listed
-here. "review" lists the open ones (--status linked, apart or all for the others);
-"review link ID" makes them one person (the second's identifiers lead to the first from
-then on, and a subject export of either lists both), "review apart ID" keeps them apart.
-Every decision is audited with the operator's name (PASSERELLE_OPERATOR, else the
-system user).`,
+merges them silently: the pair is listed here, and meanwhile the facts go on under a new
+person id (identities: {doubtful: separate}, the default) or wait in the quarantine,
+delivered nowhere (identities: {doubtful: wait}; HELD counts them). "review" lists the
+open ones (--status linked, apart or all for the others); "review link ID" makes them
+one person (the second's identifiers lead to the first from then on, and a subject
+export of either lists both), "review apart ID" keeps them apart. The facts that waited
+go on at once, under the known person's id after link, under the new one after apart
+(a running hub also releases them within seconds). Every decision and release is
+audited with the operator's name (PASSERELLE_OPERATOR, else the system user).`,
 		Args: cobraArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			_, st, err := openStore(cmd.Context(), cfgPath)
@@ -40,11 +43,11 @@ system user).`,
 				return err
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 2, 4, 2, ' ', 0)
-			_, _ = fmt.Fprintln(tw, "ID\tSTATUS\tSINCE\tKNOWN PERSON\tIDENTIFIERS\tFACTS\tNEW PERSON\tIDENTIFIERS\tFACTS\tREASON")
+			_, _ = fmt.Fprintln(tw, "ID\tSTATUS\tSINCE\tKNOWN PERSON\tIDENTIFIERS\tFACTS\tNEW PERSON\tIDENTIFIERS\tFACTS\tHELD\tREASON")
 			for _, r := range reviews {
-				_, _ = fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d (%s)\t%s\t%s\t%d (%s)\t%s\n", r.ID, r.Status, r.CreatedAt.UTC().Format(reportTime),
+				_, _ = fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d (%s)\t%s\t%s\t%d (%s)\t%d\t%s\n", r.ID, r.Status, r.CreatedAt.UTC().Format(reportTime),
 					r.PersonA, idents(r.IdentsA), r.MessagesA, strings.Join(r.SourcesA, ","),
-					r.PersonB, idents(r.IdentsB), r.MessagesB, strings.Join(r.SourcesB, ","), r.Reason)
+					r.PersonB, idents(r.IdentsB), r.MessagesB, strings.Join(r.SourcesB, ","), r.Held, r.Reason)
 			}
 			return tw.Flush()
 		},
@@ -63,18 +66,26 @@ system user).`,
 				if err != nil {
 					return usageError{fmt.Errorf("ID must be a review number")}
 				}
-				_, st, err := openStore(cmd.Context(), cfgPath)
+				o, err := openOps(cmd.Context(), cfgPath)
 				if err != nil {
 					return &exitError{code: 1, msg: err.Error()}
 				}
-				defer st.Close()
-				if err := st.DecideIdentityReview(cmd.Context(), id, d.decision, operator()); err != nil {
+				defer o.store.Close()
+				actor := operator()
+				if err := o.store.DecideIdentityReview(cmd.Context(), id, d.decision, actor); err != nil {
 					if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrAlreadyDecided) {
 						return &exitError{code: 1, msg: err.Error()}
 					}
 					return err
 				}
 				_, _ = fmt.Fprintf(cmd.OutOrStdout(), "review %d: %s\n", id, d.decision)
+				n, err := o.replayer.ReleaseHeld(cmd.Context(), id, actor)
+				if n > 0 {
+					_, _ = fmt.Fprintf(cmd.OutOrStdout(), "review %d: %d held fact(s) released\n", id, n)
+				}
+				if err != nil {
+					return &exitError{code: 1, msg: fmt.Sprintf("review %d decided; releasing its held facts: %v (a running hub releases them)", id, err)}
+				}
 				return nil
 			},
 		})

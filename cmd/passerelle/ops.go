@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
+	"passerelle/config"
 	"passerelle/connectors"
 	"passerelle/pipeline"
 	"passerelle/pipeline/store"
@@ -21,6 +22,7 @@ import (
 // replay needs to re-inject inputs.
 type ops struct {
 	store    *store.Store
+	ingester *pipeline.Ingester
 	replayer *pipeline.Replayer
 }
 
@@ -40,8 +42,9 @@ func openOps(ctx context.Context, cfgPath string) (*ops, error) {
 			decoders[name] = inst.Decoder
 		}
 	}
-	in := &pipeline.Ingester{Store: st, Schemas: reg, Routing: routing, Log: zap.NewNop()}
-	return &ops{store: st, replayer: &pipeline.Replayer{Store: st, Ingester: in, Decoders: decoders}}, nil
+	in := &pipeline.Ingester{Store: st, Schemas: reg, Routing: routing, Log: zap.NewNop(),
+		HoldDoubtful: cfg.Identities.Doubtful == config.DoubtfulWait}
+	return &ops{store: st, ingester: in, replayer: &pipeline.Replayer{Store: st, Ingester: in, Decoders: decoders}}, nil
 }
 
 // operator names who runs a command, for the audit: PASSERELLE_OPERATOR, else the
@@ -89,7 +92,7 @@ func newQuarantineCmd() *cobra.Command {
 		},
 	}
 	list.Flags().StringVar(&f.Status, "status", "open", "open, replayed or all")
-	list.Flags().StringVar(&f.Stage, "stage", "", "only this stage (decode, map, validate, ingest, deliver)")
+	list.Flags().StringVar(&f.Stage, "stage", "", "only this stage (decode, map, validate, ingest, identity, deliver)")
 	list.Flags().StringVar(&f.Connector, "connector", "", "only this connector")
 	list.Flags().StringVar(&f.Reason, "reason", "", "only reasons containing this text")
 	list.Flags().IntVar(&f.Limit, "limit", 100, "at most this many")

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -103,8 +104,136 @@ user), whether or not the person was found. Exit 1 when she was not found.`,
 	export.Flags().StringVar(&person, "person", "", "canonical person id")
 	export.Flags().StringVar(&format, "format", "text", "text or json")
 	export.Flags().BoolVar(&withData, "with-data", false, "include the canonical data still held")
-	cmd.AddCommand(export, newRectificationsCmd(&cfgPath))
+	cmd.AddCommand(export, newRectificationsCmd(&cfgPath), newRectifyCmd(&cfgPath))
 	return cmd
+}
+
+func newRectifyCmd(cfgPath *string) *cobra.Command {
+	var message, fact, file, reason string
+	cmd := &cobra.Command{
+		Use:   "rectify (--message ID | --fact SYSTEM:REF) --file CORRECTED.json --reason TEXT",
+		Short: "Record an operator's rectification of a fact, with its corrected data, and carry it to every recipient",
+		Long: `Records a rectification an operator received (Directive (UE) 2016/680, art. 16) when
+the source cannot send it: FILE holds the fact's corrected canonical data, whole (the
+"data" of its CloudEvent; a whole CloudEvent is also accepted, and its data taken). It
+is checked against the fact's schema (every problem is named with its field and rule,
+and nothing is recorded), then ingested as a new version of the same fact (the newest
+accepted version + 1), about the same person and from the same source, with the
+operator as actor: dedup, routes, field policies and delivery apply as to any source's
+correction. The fact is named by its newest message (--message, as subject export lists
+it) or by its reference (--fact APPI:mesure/2024-000123). --reason is the request's
+reference (a letter, a ticket), kept in the audit: never personal data.
+
+The corrected version goes to every destination of the fact's routes; those that
+received an older version are listed, and "passerelle subject rectifications" shows
+each as pending until it acknowledges the new one. A running hub delivers it. If the
+source later sends the same version number with another content, that version is
+quarantined as a conflict. Exit 1 when the rectification is refused.`,
+		Args: cobraArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var req pipeline.RectifyRequest
+			switch {
+			case (message == "") == (fact == ""):
+				return usageError{fmt.Errorf("name the fact one way: --message ID or --fact SYSTEM:REF")}
+			case message != "":
+				id, err := uuid.Parse(message)
+				if err != nil {
+					return usageError{fmt.Errorf("--message must be a message id (a UUID)")}
+				}
+				req.Message = id
+			default:
+				sys, ref, ok := strings.Cut(fact, ":")
+				if !ok || sys == "" || ref == "" {
+					return usageError{fmt.Errorf("--fact must be SYSTEM:REF, e.g. APPI:mesure/2024-000123")}
+				}
+				req.FactSystem, req.FactRef = strings.ToUpper(sys), ref
+			}
+			if file == "" {
+				return usageError{fmt.Errorf("--file is required: the corrected canonical data")}
+			}
+			raw, err := readLimited(file, maxRectificationFile)
+			if err != nil {
+				return &exitError{code: 1, msg: err.Error()}
+			}
+			req.Data, req.Reason, req.Actor = dataOf(raw), reason, operator()
+			o, err := openOps(cmd.Context(), *cfgPath)
+			if err != nil {
+				return &exitError{code: 1, msg: err.Error()}
+			}
+			defer o.store.Close()
+			res, err := o.ingester.Rectify(cmd.Context(), req)
+			if err != nil {
+				var re *pipeline.RectificationError
+				if errors.As(err, &re) {
+					lines := []string{"rectification refused: " + re.Msg}
+					for _, v := range re.Violations {
+						lines = append(lines, "  "+v.String())
+					}
+					return &exitError{code: 1, msg: strings.Join(lines, "\n")}
+				}
+				return err
+			}
+			w := cmd.OutOrStdout()
+			p := res.Previous
+			_, _ = fmt.Fprintf(w, "rectification of %s:%s: version %d (message %s) corrected by version %d (message %s): %s\n",
+				p.FactSystem, p.FactRef, p.FactVersion, p.ID, res.Message.FactVersion, res.Message.ID, res.Outcome)
+			if res.Held {
+				_, _ = fmt.Fprintln(w, "the person's facts wait for an identity review (passerelle identities review): it goes on once decided")
+			}
+			dests := make([]string, 0, len(res.Recipients))
+			for d := range res.Recipients {
+				dests = append(dests, d)
+			}
+			slices.Sort(dests)
+			for _, d := range dests {
+				state := "owed the correction"
+				if !slices.Contains(res.Targets, d) {
+					state = "no route carries it there any more: carry it and acknowledge (subject rectifications ack)"
+				}
+				_, _ = fmt.Fprintf(w, "  %s received version %d: %s\n", d, res.Recipients[d], state)
+			}
+			_, _ = fmt.Fprintf(w, "it goes to: %s; passerelle subject rectifications --person %s shows what is still pending\n",
+				strings.Join(res.Targets, ", "), p.Subject)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&message, "message", "", "the newest message of the fact (its id)")
+	cmd.Flags().StringVar(&fact, "fact", "", "the fact, SYSTEM:REF")
+	cmd.Flags().StringVar(&file, "file", "", "the corrected canonical data (JSON)")
+	cmd.Flags().StringVar(&reason, "reason", "", "the request's reference, for the audit (never personal data)")
+	return cmd
+}
+
+// maxRectificationFile bounds the corrected data an operator gives.
+const maxRectificationFile = 4 << 20
+
+// readLimited reads a file of at most limit bytes.
+func readLimited(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = f.Close() }()
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("%s: larger than %d bytes", path, limit)
+	}
+	return b, nil
+}
+
+// dataOf returns the data of a whole CloudEvent, else raw itself.
+func dataOf(raw []byte) []byte {
+	var ce struct {
+		SpecVersion string          `json:"specversion"`
+		Data        json.RawMessage `json:"data"`
+	}
+	if json.Unmarshal(raw, &ce) == nil && ce.SpecVersion != "" && len(ce.Data) > 0 {
+		return ce.Data
+	}
+	return raw
 }
 
 func newRectificationsCmd(cfgPath *string) *cobra.Command {

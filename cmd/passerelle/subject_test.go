@@ -2,6 +2,9 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -140,4 +143,64 @@ func TestSubjectRectificationsCommand(t *testing.T) {
 	assert.Equal(t, 1, r.code, "acknowledged once")
 	r = runCLI(t, nil, "subject", "rectifications", "ack", "x", "archive", "-c", cfg)
 	assert.Equal(t, 2, r.code)
+}
+
+func TestSubjectRectifyCommand(t *testing.T) {
+	cfg, db := opsConfig(t)
+	st, err := store.Open(t.Context(), db, store.Options{})
+	require.NoError(t, err)
+	defer st.Close()
+	raw, err := os.ReadFile("../../schemas/examples/measure/valid/ddse-a-prendre-en-charge.json")
+	require.NoError(t, err)
+	var m canonical.Message
+	require.NoError(t, json.Unmarshal(raw, &m))
+	_, err = st.Ingest(t.Context(), st.Pool(), store.IngestBatch{Connector: "appi-export", Messages: []*canonical.Message{&m},
+		Targets: func(string) []store.Target {
+			return []store.Target{{Route: "measures-to-archive", Destination: "archive"}}
+		}})
+	require.NoError(t, err)
+	require.NoError(t, st.RecordDeliveries(t.Context(), []store.DeliveryOutcome{{MessageID: uuid.MustParse(m.ID), Destination: "archive",
+		Route: "measures-to-archive", Status: store.StatusDelivered, Attempts: 1}}))
+	t.Setenv("PASSERELLE_OPERATOR", "alice")
+	dir := t.TempDir()
+	write := func(name string, data map[string]any) string {
+		b, err := json.Marshal(data)
+		require.NoError(t, err)
+		p := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(p, b, 0o600))
+		return p
+	}
+	var data map[string]any
+	require.NoError(t, json.Unmarshal(m.Data, &data))
+
+	data["startDate"] = "le 3 mars"
+	bad := write("bad.json", data)
+	r := runCLI(t, nil, "subject", "rectify", "--message", m.ID, "--file", bad, "--reason", "courrier 17", "-c", cfg)
+	require.Equal(t, 1, r.code)
+	assert.Contains(t, r.err.Error(), "/data/startDate")
+	assert.Contains(t, r.err.Error(), "(rule format)")
+
+	data["startDate"] = "2024-07-15"
+	good := write("good.json", data)
+	for _, args := range [][]string{{"--file", good, "--reason", "x"}, {"--message", "x", "--file", good}, {"--message", m.ID, "--fact", "APPI:x", "--file", good}} {
+		r = runCLI(t, nil, append([]string{"subject", "rectify", "-c", cfg}, args...)...)
+		assert.Equal(t, 2, r.code, "%v", args)
+	}
+	r = runCLI(t, nil, "subject", "rectify", "--fact", "APPI:"+m.FactRef, "--file", good, "--reason", "courrier 17", "-c", cfg)
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, fmt.Sprintf("version %d (message %s) corrected by version %d", m.FactVersion, m.ID, m.FactVersion+1))
+	assert.Contains(t, r.stdout, fmt.Sprintf("archive received version %d: owed the correction", m.FactVersion))
+	r = runCLI(t, nil, "subject", "rectifications", "--format", "json", "-c", cfg)
+	require.Equal(t, 0, r.code, r.stderr)
+	var rs []store.Rectification
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &rs))
+	require.Len(t, rs, 1)
+	assert.Equal(t, "pending", rs[0].Status)
+	assert.Equal(t, m.FactVersion+1, rs[0].CurrentVersion)
+	r = runCLI(t, nil, "subject", "rectify", "--message", m.ID, "--file", good, "--reason", "courrier 17", "-c", cfg)
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.err.Error(), "rectify the newest")
+	var n int
+	require.NoError(t, st.Pool().QueryRow(t.Context(), `SELECT count(*) FROM audit WHERE action = 'rectification' AND actor = 'operator:alice'`).Scan(&n))
+	assert.Equal(t, 1, n)
 }

@@ -28,6 +28,12 @@ type hub struct {
 // builds its connectors as the binary does.
 func buildInstances(t testing.TB, yaml string, env map[string]string) (*config.Config, map[string]*connectors.Instance) {
 	t.Helper()
+	return buildInstancesLogging(t, yaml, env, zap.NewNop())
+}
+
+// buildInstancesLogging is buildInstances with the connectors logging to log.
+func buildInstancesLogging(t testing.TB, yaml string, env map[string]string, log *zap.Logger) (*config.Config, map[string]*connectors.Instance) {
+	t.Helper()
 	cfg, err := config.Read(strings.NewReader(yaml), func(k string) string { return env[k] })
 	require.NoError(t, err)
 	for _, k := range []string{"PRISME_CLIENT_SECRET", "APPI_DSN"} {
@@ -35,7 +41,7 @@ func buildInstances(t testing.TB, yaml string, env map[string]string) (*config.C
 			t.Setenv(k, v) // the registry reads secrets from the process environment
 		}
 	}
-	instances, ps := builtin.Default().Instantiate(cfg, zap.NewNop())
+	instances, ps := builtin.Default().Instantiate(cfg, log)
 	require.Empty(t, ps)
 	return cfg, instances
 }
@@ -44,14 +50,25 @@ func buildInstances(t testing.TB, yaml string, env map[string]string) (*config.C
 // secrets come from getenv), and stops it when the test ends.
 func startHub(t testing.TB, yaml string, getenv func(string) string) *hub {
 	t.Helper()
+	return startHubLogging(t, yaml, getenv, nil)
+}
+
+// startHubLogging is startHub with the hub and its connectors logging to log (nil: the
+// test's log, errors only).
+func startHubLogging(t testing.TB, yaml string, getenv func(string) string, log *zap.Logger) *hub {
+	t.Helper()
 	env := map[string]string{}
 	for _, k := range []string{"DATABASE_URL", "PRISME_CLIENT_SECRET", "APPI_DSN"} {
 		env[k] = getenv(k)
 	}
-	cfg, instances := buildInstances(t, yaml, env)
+	connLog := log
+	if log == nil {
+		log, connLog = zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel)), zap.NewNop()
+	}
+	cfg, instances := buildInstancesLogging(t, yaml, env, connLog)
 	ctx, cancel := context.WithCancel(t.Context())
 	ready := make(chan *pipeline.Running, 1)
-	h := &pipeline.Hub{Config: cfg, Instances: instances, Log: zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel)),
+	h := &pipeline.Hub{Config: cfg, Instances: instances, Log: log,
 		OnReady: func(r *pipeline.Running) { ready <- r }}
 	done := make(chan error, 1)
 	go func() { done <- h.Run(ctx) }()

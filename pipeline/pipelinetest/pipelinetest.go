@@ -24,6 +24,7 @@ type Effect struct {
 	Key     string
 	FactRef string
 	Version int64
+	Subject string // the canonical person id the message went under
 	At      time.Time
 	Data    json.RawMessage // the data as received
 }
@@ -126,7 +127,7 @@ func (d *Destination) serve(w http.ResponseWriter, r *http.Request) {
 	if !seen {
 		receipt = fmt.Sprintf("R-%d", len(d.effects)+1)
 		d.effects[key] = receipt
-		d.applied = append(d.applied, Effect{Key: key, FactRef: m.FactRef, Version: m.FactVersion, At: time.Now(), Data: m.Data})
+		d.applied = append(d.applied, Effect{Key: key, FactRef: m.FactRef, Version: m.FactVersion, Subject: m.Subject, At: time.Now(), Data: m.Data})
 	}
 	d.mu.Unlock()
 	if roll < f.Fail5xx+f.Hang+f.Refuse422+f.DropAfterApply {

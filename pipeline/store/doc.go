@@ -29,7 +29,11 @@
 //     the chain's head first (audit_heads), so that VerifyAudit still holds from there.
 //   - ResolvePersons never merges two people silently: a name + birth date match that
 //     meets a different APPI or PRISME identifier goes on under a new id, listed in
-//     identity_reviews for an operator (DecideIdentityReview).
+//     identity_reviews for an operator (DecideIdentityReview). With identities.doubtful:
+//     wait the pipeline holds that new id's messages in the quarantine (StageIdentity)
+//     until the review is decided, then releases each once (ReleaseHeld). It locks the
+//     identifiers it resolves, so that two sources meeting a new person at once give
+//     her one id.
 //   - The hub's role, passerelle_hub (migration 0004), may append to the audit and read
 //     it, never UPDATE, DELETE or TRUNCATE it.
 //

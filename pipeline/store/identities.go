@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
+	"slices"
 	"sort"
 	"strings"
 
@@ -39,6 +41,14 @@ var OneIdentifierPerPerson = map[string]bool{"APPI": true, "PRISME": true}
 func (s *Store) ResolvePersons(ctx context.Context, persons [][]Identifier) ([]string, error) {
 	out := make([]string, len(persons))
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		// Two sources resolving the same person at once would each find her unknown and
+		// give her an id of their own (the second's links lost to ON CONFLICT): the
+		// identifiers are locked first, in one order, so the second waits and finds the
+		// first's links.
+		if _, err := tx.Exec(ctx, `SELECT count(pg_advisory_xact_lock($1::int4, k)) FROM unnest($2::int4[]) AS k`,
+			lockIdentityClass, identityLockKeys(persons)); err != nil {
+			return fmt.Errorf("identity locks: %w", err)
+		}
 		var systems, values []string
 		for _, p := range persons {
 			for _, id := range p {
@@ -131,6 +141,35 @@ func (s *Store) ResolvePersons(ctx context.Context, persons [][]Identifier) ([]s
 		return nil, fmt.Errorf("store: resolve persons: %w", err)
 	}
 	return out, nil
+}
+
+// lockIdentityClass is the first key of the transaction-scoped advisory locks on
+// identifiers (the two-key form: a space apart from the single-key locks of leases,
+// migrations, the audit and retention).
+const lockIdentityClass int32 = 0x1D3
+
+// identityLockBuckets bounds the locks one transaction takes: PostgreSQL's lock table
+// is shared and sized by max_locks_per_transaction (64 by default) times the
+// connections, and a batch of a thousand persons would otherwise take thousands.
+// Identifiers sharing a bucket are serialised together, for the few milliseconds of a
+// resolution.
+const identityLockBuckets = 64
+
+// identityLockKeys returns the lock keys of every identifier of persons, sorted and
+// distinct (two identifiers may share a key: they are then serialised together).
+func identityLockKeys(persons [][]Identifier) []int32 {
+	var keys []int32
+	for _, p := range persons {
+		for _, id := range p {
+			h := fnv.New32a()
+			_, _ = h.Write([]byte(id.System))
+			_, _ = h.Write([]byte{0})
+			_, _ = h.Write([]byte(id.Value))
+			keys = append(keys, int32(h.Sum32()%identityLockBuckets))
+		}
+	}
+	slices.Sort(keys)
+	return slices.Compact(keys)
 }
 
 // bySystemID returns the person the first of ids known in a system's own numbering

@@ -65,6 +65,9 @@ type IdentityReview struct {
 	MessagesB int64
 	SourcesA  []string // the connectors the facts of A came from
 	SourcesB  []string
+	// Held is how many messages of B wait in the quarantine for the decision
+	// (identities.doubtful: wait).
+	Held int64
 }
 
 // ListIdentityReviews returns the reviews of status ("open", "linked", "apart", or
@@ -101,6 +104,10 @@ func (s *Store) ListIdentityReviews(ctx context.Context, status string) ([]Ident
 				side.person).Scan(side.count, side.sources); err != nil {
 				return nil, fmt.Errorf("store: identity reviews: %w", err)
 			}
+		}
+		if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM quarantine WHERE stage = $1 AND status = 'open' AND strpos(reason, $2) = 1`,
+			StageIdentity, heldPrefix(r.ID)).Scan(&r.Held); err != nil {
+			return nil, fmt.Errorf("store: identity reviews: %w", err)
 		}
 	}
 	return out, nil
