@@ -69,7 +69,30 @@ func (in *Ingester) Ingest(ctx context.Context, db store.Beginner, connector str
 // IngestBy is Ingest on behalf of actor, whom the audit names as having acted (a push
 // source's caller); "" names the connector.
 func (in *Ingester) IngestBy(ctx context.Context, db store.Beginner, connector, actor string, facts []connectors.Fact, checkpoint *string) (Ingested, error) {
+	p, err := in.Prepare(ctx, connector, actor, facts)
+	if err != nil {
+		return p.out, err
+	}
+	return in.Commit(ctx, db, p, checkpoint)
+}
+
+// Prepared is a batch of facts decoded, resolved to their persons and validated: what
+// Commit commits. A source prepares its next batch while the previous one commits.
+type Prepared struct {
+	connector, actor string
+	out              Ingested
+	rejections       []store.Rejection // the rejected facts' (rejFact), then the held messages'
+	rejFact          []int
+	held             []*canonical.Message
+	nRejected        int
+}
+
+// Prepare does the work of ingest that needs no transaction: it decodes the facts'
+// data, resolves the persons of the messages without a subject, validates every
+// message and sorts out what is rejected or held. Its result is committed by Commit.
+func (in *Ingester) Prepare(ctx context.Context, connector, actor string, facts []connectors.Fact) (*Prepared, error) {
 	out := Ingested{Rejected: map[int]int64{}, Held: map[*canonical.Message]int64{}}
+	fail := func(err error) (*Prepared, error) { return &Prepared{out: out}, err }
 	var (
 		candidates []candidate
 		rejections []store.Rejection
@@ -135,7 +158,7 @@ func (in *Ingester) IngestBy(ctx context.Context, db store.Beginner, connector, 
 	if len(need) > 0 {
 		ids, err := in.Store.ResolvePersons(ctx, persons)
 		if err != nil {
-			return out, fmt.Errorf("pipeline: ingest %s: %w", connector, err)
+			return fail(fmt.Errorf("pipeline: ingest %s: %w", connector, err))
 		}
 		for k, j := range need {
 			candidates[j].msg.Subject = ids[k]
@@ -161,7 +184,7 @@ func (in *Ingester) IngestBy(ctx context.Context, db store.Beginner, connector, 
 	}
 	holds, err := in.holds(ctx, candidates, need, invalid)
 	if err != nil {
-		return out, fmt.Errorf("pipeline: ingest %s: %w", connector, err)
+		return fail(fmt.Errorf("pipeline: ingest %s: %w", connector, err))
 	}
 	var held []*canonical.Message
 	var heldRejections []store.Rejection
@@ -172,7 +195,7 @@ func (in *Ingester) IngestBy(ctx context.Context, db store.Beginner, connector, 
 		if h, ok := holds[c.msg.Subject]; ok {
 			raw, err := json.Marshal(c.msg)
 			if err != nil {
-				return out, fmt.Errorf("pipeline: ingest %s: %w", connector, err)
+				return fail(fmt.Errorf("pipeline: ingest %s: %w", connector, err))
 			}
 			held = append(held, c.msg)
 			heldRejections = append(heldRejections, store.Rejection{Stage: store.StageIdentity, Reason: store.HeldReason(h.Review, h.Reason),
@@ -184,26 +207,34 @@ func (in *Ingester) IngestBy(ctx context.Context, db store.Beginner, connector, 
 	}
 	nRejected := len(rejections)
 	rejections = append(rejections, heldRejections...)
+	return &Prepared{connector: connector, actor: actor, out: out, rejections: rejections, rejFact: rejFact,
+		held: held, nRejected: nRejected}, nil
+}
 
+// Commit commits a prepared batch on db (the source's lease, or the pool for push
+// sources) with the source's new checkpoint (nil: unchanged), in one transaction.
+func (in *Ingester) Commit(ctx context.Context, db store.Beginner, p *Prepared, checkpoint *string) (Ingested, error) {
+	out := p.out
 	res, err := in.Store.Ingest(ctx, db, store.IngestBatch{
-		Connector: connector, Actor: actor, Messages: out.Messages, Rejections: rejections, Checkpoint: checkpoint, Targets: in.Routing.Targets,
+		Connector: p.connector, Actor: p.actor, Messages: out.Messages, Rejections: p.rejections, Checkpoint: checkpoint,
+		Targets: in.Routing.Targets,
 	})
 	if err != nil {
 		return out, err
 	}
 	out.IngestResult = res
-	in.Metrics.countIngest(connector, out, len(rejections))
-	for k, i := range rejFact {
+	in.Metrics.countIngest(p.connector, out, len(p.rejections))
+	for k, i := range p.rejFact {
 		out.Rejected[i] = res.Quarantined[k]
 	}
-	for k, m := range held {
-		out.Held[m] = res.Quarantined[nRejected+k]
+	for k, m := range p.held {
+		out.Held[m] = res.Quarantined[p.nRejected+k]
 	}
-	if nRejected > 0 {
-		in.Log.Warn("inputs quarantined", logging.Connector(connector), logging.Count(nRejected), logging.Stage(rejections[0].Stage))
+	if p.nRejected > 0 {
+		in.Log.Warn("inputs quarantined", logging.Connector(p.connector), logging.Count(p.nRejected), logging.Stage(p.rejections[0].Stage))
 	}
-	if len(held) > 0 {
-		in.Log.Info("messages held for an identity review", logging.Connector(connector), logging.Count(len(held)))
+	if len(p.held) > 0 {
+		in.Log.Info("messages held for an identity review", logging.Connector(p.connector), logging.Count(len(p.held)))
 	}
 	return out, nil
 }

@@ -81,10 +81,73 @@ func (r *SourceRunner) poll(ctx context.Context, lease *store.Lease, log *zap.Lo
 			log.Info("source paused by an operator: it stops reading and gives up its lease")
 			return nil
 		}
+		err := r.flow(ctx, lease, log, &pos)
+		if err == nil || ctx.Err() != nil {
+			continue
+		}
+		if errors.Is(err, store.ErrLeaseLost) {
+			return err
+		}
+		// Nothing of the failed batch was committed: it is read again from pos.
+		log.Error("ingest failed, will read the batch again", zap.Error(err))
+		sleep(ctx, bo.next(0))
+	}
+	return nil
+}
+
+// prepared is a batch read and prepared ahead, with the position after it.
+type prepared struct {
+	batch *Prepared
+	next  string
+}
+
+// flow reads, prepares and commits batches from *pos, which it advances with each
+// commit. The next batch is read and prepared (decoded, resolved, validated: the hub's
+// CPU) while the previous one commits (PostgreSQL's work), so that neither waits for
+// the other; commits stay one at a time, in order, each with its checkpoint. It
+// returns nil when the source is paused or ctx ends, and the commit's error when one
+// fails (the batch read ahead is dropped: everything after *pos is read again).
+func (r *SourceRunner) flow(ctx context.Context, lease *store.Lease, log *zap.Logger, pos *string) error {
+	ahead := make(chan prepared) // unbuffered: one batch prepared ahead, waiting to commit
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer close(ahead)
+		r.readAhead(rctx, log, *pos, ahead)
+	}()
+	defer func() {
+		cancel()
+		for range ahead { // drain: the reader may be sending
+		}
+		<-done
+	}()
+	for p := range ahead {
+		next := p.next
+		res, err := r.Ingester.Commit(ctx, lease, p.batch, &next)
+		if err != nil {
+			return err
+		}
+		*pos = next
+		if r.OnBatch != nil {
+			r.OnBatch(res)
+		}
+	}
+	return nil
+}
+
+// readAhead reads and prepares batches from pos and sends them on ahead, until ctx
+// ends or the source is paused.
+func (r *SourceRunner) readAhead(ctx context.Context, log *zap.Logger, pos string, ahead chan<- prepared) {
+	bo := newBackoff(r.BackoffMin, r.BackoffMax)
+	for ctx.Err() == nil {
+		if r.Controls.SourcePaused(r.Name) {
+			return
+		}
 		batch, err := r.Source.Read(ctx, pos)
 		if err != nil {
 			if ctx.Err() != nil {
-				return nil
+				return
 			}
 			ra, _ := connectors.RetryAfter(err)
 			wait := bo.next(ra)
@@ -92,26 +155,27 @@ func (r *SourceRunner) poll(ctx context.Context, lease *store.Lease, log *zap.Lo
 			sleep(ctx, wait)
 			continue
 		}
-		bo.reset()
 		if len(batch.Facts) == 0 && batch.Next == pos {
+			bo.reset()
 			sleep(ctx, r.Poll)
 			continue
 		}
-		next := batch.Next
-		res, err := r.Ingester.Ingest(ctx, lease, r.Name, batch.Facts, &next)
+		p, err := r.Ingester.Prepare(ctx, r.Name, "", batch.Facts)
 		if err != nil {
-			if errors.Is(err, store.ErrLeaseLost) || ctx.Err() != nil {
-				return err
+			if ctx.Err() != nil {
+				return
 			}
-			// Nothing was committed: the same facts are read again.
-			log.Error("ingest failed, will read the batch again", zap.Error(err))
-			sleep(ctx, bo.next(0))
+			wait := bo.next(0)
+			log.Error("ingest failed, will read the batch again", zap.Error(err), zap.Duration("wait", wait))
+			sleep(ctx, wait)
 			continue
 		}
-		pos = next
-		if r.OnBatch != nil {
-			r.OnBatch(res)
+		bo.reset()
+		select {
+		case ahead <- prepared{batch: p, next: batch.Next}:
+			pos = batch.Next
+		case <-ctx.Done():
+			return
 		}
 	}
-	return nil
 }
