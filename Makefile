@@ -53,7 +53,7 @@ generate-check:
 
 ## bench: the micro-benchmarks, 6 runs each, summarised by benchstat (bench/latest.txt),
 ## then the end-to-end ones (bench-e2e).
-E2E_BENCH = IngestHalf|WholePath|GenesisToPrisme|ExportSubject
+E2E_BENCH = IngestHalf|WholePath|GenesisToPrisme|ExportSubject|IntakeToPrisme|AppiBackfill
 bench: bench-e2e
 	@mkdir -p bench
 	@DATABASE_URL="$(DB)" $(GO) test -run '^$$' -bench . -skip '$(E2E_BENCH)' -benchmem -count 6 -timeout 60m $(PKGS) | tee bench/latest.txt
@@ -62,7 +62,7 @@ bench: bench-e2e
 ## bench-e2e: the end-to-end benchmarks, one iteration each (each is a whole data set).
 bench-e2e:
 	@mkdir -p bench
-	@DATABASE_URL="$(DB)" $(GO) test -run '^$$' -bench '$(E2E_BENCH)' -benchtime 1x -timeout 60m ./pipeline/ ./pipeline/store/ ./internal/e2e/ | tee bench/e2e.txt
+	@DATABASE_URL="$(DB)" $(GO) test -run '^$$' -bench '$(E2E_BENCH)' -benchtime 1x -timeout 120m ./pipeline/ ./pipeline/store/ ./internal/e2e/ ./connectors/cassiopee/ | tee bench/e2e.txt
 
 clean-db:
 	@if [ -d .pgdata/data ]; then \

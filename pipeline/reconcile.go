@@ -45,6 +45,10 @@ type Reconciler struct {
 	// Types are the canonical types the routes from Source to Destination carry
 	// (CloudEvents types), for Holdings.
 	Types []string
+	// PageSize is how many of the rows Inventory and Holdings list are written to
+	// PostgreSQL at once, where they are merged with the hub's records. Default
+	// store.DefaultReconcilePage.
+	PageSize int
 }
 
 // FactReport is the reconciliation of one fact.
@@ -92,128 +96,119 @@ func (r *Reconciliation) Gaps() []string {
 	return keys
 }
 
-type reconKey struct{ system, ref string }
-
+// reconView is what is known of one fact while its records are read.
 type reconView struct {
+	system, ref              string
 	source, hub, acked, held int64
 	heldKnown                bool
 	pending                  bool
 	quarantine               string
 	quarantineID             int64
 	ackedKey                 string
-	keyVersion               map[string]int64 // delivered keys → version, for holdings
 }
 
-// Run reconciles. It reads everything once, streaming from PostgreSQL and the systems.
+// Run reconciles. It streams: the hub's records, what the source holds and what the
+// destination holds are merged fact by fact in PostgreSQL (store.FactRecords), and only
+// the facts that are not ok are kept, so that its memory does not grow with the
+// caseload.
 func (rc *Reconciler) Run(ctx context.Context) (*Reconciliation, error) {
-	facts := map[reconKey]*reconView{}
-	view := func(system, ref string) *reconView {
-		k := reconKey{system, ref}
-		v := facts[k]
-		if v == nil {
-			v = &reconView{source: -1, hub: -1, acked: -1, held: -1}
-			facts[k] = v
-		}
-		return v
-	}
 	out := &Reconciliation{Source: rc.Source, Destination: rc.Destination, Counts: map[string]int{},
 		SourceInventory: rc.Inventory != nil, DestinationHoldings: rc.Holdings != nil}
-
-	if err := rc.Store.AcceptedFacts(ctx, rc.Source, func(f store.AcceptedFact) error {
-		v := view(f.System, f.Ref)
-		v.hub = f.Version
-		if rc.Inventory == nil {
-			v.source = f.Version
-		}
-		return nil
-	}); err != nil {
-		return nil, err
-	}
+	in := store.ReconcileInput{Connector: rc.Source, Destination: rc.Destination, PageSize: rc.PageSize}
+	var sourceErr, holdingsErr error
 	if rc.Inventory != nil {
-		if err := rc.Inventory.Inventory(ctx, func(f canonical.FactID) error {
-			v := view(f.System, f.Ref)
-			v.source = max(v.source, f.Version)
-			return nil
-		}); err != nil {
-			return nil, fmt.Errorf("reconcile: inventory of %s: %w", rc.Source, err)
+		in.Source = func(add func(system, ref string, version int64) error) error {
+			sourceErr = rc.Inventory.Inventory(ctx, func(f canonical.FactID) error { return add(f.System, f.Ref, f.Version) })
+			return sourceErr
 		}
-	}
-	byKey := map[string]*reconView{}
-	if err := rc.Store.FactDeliveries(ctx, rc.Source, rc.Destination, func(d store.FactDelivery) error {
-		v := view(d.System, d.Ref)
-		switch d.Status {
-		case store.StatusDelivered:
-			if d.Version > v.acked {
-				v.acked, v.ackedKey = d.Version, d.IdempotencyKey
-			}
-			if v.keyVersion == nil {
-				v.keyVersion = map[string]int64{}
-			}
-			v.keyVersion[d.IdempotencyKey] = d.Version
-			byKey[d.IdempotencyKey] = v
-		case store.StatusPending:
-			if d.Version >= v.hub {
-				v.pending = true
-			}
-		case store.StatusQuarantined:
-			if d.Version >= v.hub {
-				v.quarantine = "delivery refused: " + d.LastError
-			}
-		}
-		return nil
-	}); err != nil {
-		return nil, err
-	}
-	if err := rc.Store.SourceQuarantines(ctx, rc.Source, func(q store.SourceQuarantine) error {
-		if q.Ref == "" {
-			return nil // an input so broken that its fact is unknown: listed by `quarantine list`
-		}
-		v := view(q.System, q.Ref)
-		if q.Version >= v.hub {
-			v.quarantine, v.quarantineID = "refused at "+q.Stage+": "+q.Reason, q.ID
-		}
-		return nil
-	}); err != nil {
-		return nil, err
 	}
 	if rc.Holdings != nil {
-		for _, v := range facts {
-			v.heldKnown = true
+		in.Held = func(add func(key string) error) error {
+			holdingsErr = rc.Holdings.Holdings(ctx, rc.Types, add)
+			return holdingsErr
 		}
-		if err := rc.Holdings.Holdings(ctx, rc.Types, func(key string) error {
-			if v := byKey[key]; v != nil {
-				v.held = max(v.held, v.keyVersion[key])
+	}
+	var v *reconView
+	settle := func() {
+		if v != nil {
+			rc.settle(out, v)
+		}
+	}
+	err := rc.Store.FactRecords(ctx, in, func(r store.FactRecord) error {
+		if v == nil || v.system != r.System || v.ref != r.Ref {
+			settle()
+			v = &reconView{system: r.System, ref: r.Ref, source: -1, hub: -1, acked: -1, held: -1,
+				heldKnown: rc.Holdings != nil}
+		}
+		switch r.Kind {
+		case store.RecordAccepted:
+			v.hub = r.Version
+			if rc.Inventory == nil {
+				v.source = r.Version
 			}
-			return nil
-		}); err != nil {
-			return nil, fmt.Errorf("reconcile: holdings of %s: %w", rc.Destination, err)
+		case store.RecordSource:
+			v.source = max(v.source, r.Version)
+		case store.RecordDelivery:
+			switch r.Status {
+			case store.StatusDelivered:
+				if r.Version > v.acked {
+					v.acked, v.ackedKey = r.Version, r.IdempotencyKey
+				}
+				if r.Held {
+					v.held = max(v.held, r.Version)
+				}
+			case store.StatusPending:
+				if r.Version >= v.hub {
+					v.pending = true
+				}
+			case store.StatusQuarantined:
+				if r.Version >= v.hub {
+					v.quarantine = "delivery refused: " + r.LastError
+				}
+			}
+		case store.RecordQuarantine:
+			if r.Version >= v.hub {
+				v.quarantine, v.quarantineID = "refused at "+r.Stage+": "+r.Reason, r.QuarantineID
+			}
 		}
+		return nil
+	})
+	switch {
+	case sourceErr != nil:
+		return nil, fmt.Errorf("reconcile: inventory of %s: %w", rc.Source, sourceErr)
+	case holdingsErr != nil:
+		return nil, fmt.Errorf("reconcile: holdings of %s: %w", rc.Destination, holdingsErr)
+	case err != nil:
+		return nil, err
 	}
-
-	for k, v := range facts {
-		r := FactReport{System: k.system, Ref: k.ref, Source: v.source, Hub: v.hub, Acked: v.acked, QuarantineID: v.quarantineID}
-		if v.heldKnown {
-			h := v.held
-			r.Held = &h
-		}
-		r.Class, r.Reason = classify(v)
-		if (r.Class == ClassMissing || r.Class == ClassStale) && v.heldKnown && v.acked >= 0 && v.held < v.acked {
-			r.Replay = v.ackedKey // acknowledged, then lost by the destination: the hub can send it again
-		}
-		if r.Class == ClassOK {
-			out.OK++
-		} else {
-			out.Facts = append(out.Facts, r)
-		}
-		out.Counts[r.Class]++
-	}
-	sort.Slice(out.Facts, func(i, j int) bool {
+	settle()
+	// FactRecords gives facts in byte order already; kept sorted whatever the store does.
+	sort.SliceStable(out.Facts, func(i, j int) bool {
 		if out.Facts[i].System != out.Facts[j].System {
 			return out.Facts[i].System < out.Facts[j].System
 		}
 		return out.Facts[i].Ref < out.Facts[j].Ref
 	})
 	return out, nil
+}
+
+// settle classifies the fact v, once all its records are read, into out.
+func (rc *Reconciler) settle(out *Reconciliation, v *reconView) {
+	r := FactReport{System: v.system, Ref: v.ref, Source: v.source, Hub: v.hub, Acked: v.acked, QuarantineID: v.quarantineID}
+	if v.heldKnown {
+		h := v.held
+		r.Held = &h
+	}
+	r.Class, r.Reason = classify(v)
+	if (r.Class == ClassMissing || r.Class == ClassStale) && v.heldKnown && v.acked >= 0 && v.held < v.acked {
+		r.Replay = v.ackedKey // acknowledged, then lost by the destination: the hub can send it again
+	}
+	if r.Class == ClassOK {
+		out.OK++
+	} else {
+		out.Facts = append(out.Facts, r)
+	}
+	out.Counts[r.Class]++
 }
 
 // classify says what became of one fact.

@@ -83,6 +83,17 @@ func TestReconcileNamesExactlyWhatTheDestinationLostAndReplayRestoresIt(t *testi
 	}
 	assert.Equal(t, sortedCopy(append(append([]string(nil), lost...), "mesure/NEVER-1", "mesure/NEVER-2")), sortedCopy(missing))
 	require.Len(t, res.Gaps(), 5, "only what the destination lost can be sent again by the hub")
+	t.Run("the same across page boundaries", func(t *testing.T) {
+		// What the source and the destination list reaches PostgreSQL a page at a
+		// time: a page of one row, pages that end inside a person's facts, one page.
+		for _, page := range []int{1, 7, 64, 100_000} {
+			paged := *rc
+			paged.PageSize = page
+			got, err := paged.Run(t.Context())
+			require.NoError(t, err)
+			assert.Equal(t, res, got, "page size %d", page)
+		}
+	})
 
 	n, err := r.run.Store.Redeliver(t.Context(), "archive", res.Gaps(), "operator:test")
 	require.NoError(t, err)

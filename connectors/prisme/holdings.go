@@ -3,6 +3,7 @@ package prisme
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -14,8 +15,10 @@ import (
 	"passerelle/connectors"
 )
 
-// MaxHoldingsBytes bounds one holdings answer (every current item of a kind).
-const MaxHoldingsBytes = 512 << 20
+// MaxHoldingsItemBytes bounds one item of a holdings answer (its body is at most the
+// contract's MaxBodyBytes): the answer itself, every current item of a kind, is read
+// item by item, whatever its size — a national caseload's measures are gigabytes.
+const MaxHoldingsItemBytes = 2 * MaxBodyBytes
 
 // holdingsKinds is the item kind of each canonical type PRISME stores.
 var holdingsKinds = map[string]string{
@@ -69,20 +72,42 @@ func (h *HoldingSink) kind(ctx context.Context, kind string, fn func(string) err
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("the inventory answered HTTP %d", resp.StatusCode)
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxHoldingsBytes+1))
-	if err != nil {
-		return connectors.Transient(err, 0)
+	return decodeHoldings(resp.Body, fn)
+}
+
+// errHoldingsItemTooLarge is what budgetReader answers beyond an item's budget.
+var errHoldingsItemTooLarge = fmt.Errorf("an item of the inventory's answer is larger than %d bytes", MaxHoldingsItemBytes)
+
+// decodeHoldings reads a JSON object of items by key, one item at a time, and calls fn
+// with the idempotency key of each (items without one are skipped).
+func decodeHoldings(r io.Reader, fn func(string) error) error {
+	br := &budgetReader{r: r}
+	dec := json.NewDecoder(br)
+	notObject := func(err error) error {
+		if errors.Is(err, errHoldingsItemTooLarge) {
+			return errHoldingsItemTooLarge
+		}
+		var se *json.SyntaxError
+		if err != nil && !errors.As(err, &se) && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+			return connectors.Transient(err, 0) // the connection failed while reading
+		}
+		return errors.New("the inventory's answer is not an object of items")
 	}
-	if len(body) > MaxHoldingsBytes {
-		return fmt.Errorf("the inventory's answer is larger than %d bytes", MaxHoldingsBytes)
+	br.allow(MaxHoldingsItemBytes)
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return notObject(err)
 	}
-	var items map[string]struct {
-		IdempotencyKey string `json:"idempotencyKey"`
-	}
-	if err := json.Unmarshal(body, &items); err != nil {
-		return fmt.Errorf("the inventory's answer is not an object of items: %w", err)
-	}
-	for _, it := range items {
+	for dec.More() {
+		br.allow(MaxHoldingsItemBytes)
+		if _, err := dec.Token(); err != nil { // the item's key
+			return notObject(err)
+		}
+		var it struct {
+			IdempotencyKey string `json:"idempotencyKey"`
+		}
+		if err := dec.Decode(&it); err != nil {
+			return notObject(err)
+		}
 		if it.IdempotencyKey == "" {
 			continue
 		}
@@ -90,7 +115,36 @@ func (h *HoldingSink) kind(ctx context.Context, kind string, fn func(string) err
 			return err
 		}
 	}
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('}') {
+		return notObject(err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return errors.New("the inventory's answer is not one JSON object")
+	}
 	return nil
+}
+
+// budgetReader reads at most a budget ahead: what one item may take of the decoder's
+// buffer.
+type budgetReader struct {
+	r           io.Reader
+	read, limit int64
+}
+
+// allow lets n more bytes be read from now on.
+func (b *budgetReader) allow(n int64) { b.limit = b.read + n }
+
+func (b *budgetReader) Read(p []byte) (int, error) {
+	room := b.limit - b.read
+	if room <= 0 {
+		return 0, errHoldingsItemTooLarge
+	}
+	if int64(len(p)) > room {
+		p = p[:room]
+	}
+	n, err := b.r.Read(p)
+	b.read += int64(n)
+	return n, err
 }
 
 // newHoldingSink wraps s with the inventory at base (checked by the caller).

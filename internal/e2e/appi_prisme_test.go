@@ -23,7 +23,7 @@ import (
 // appiRig is APPI's interface tables, the PRISME simulator and the hub between them,
 // on the example configuration's routes appi-to-prisme and prisme-to-appi.
 type appiRig struct {
-	t       *testing.T
+	t       testing.TB
 	appi    *appisim.DB
 	prisme  *prismesim.Server
 	yml     string
@@ -34,27 +34,55 @@ type appiRig struct {
 
 func newAPPIRig(t *testing.T, prismeFaults func(*prismesim.Server)) *appiRig {
 	t.Helper()
+	r := prepareAPPIRig(t, appiRigOptions{prismeFaults: prismeFaults})
+	r.start()
+	return r
+}
+
+// appiRigOptions vary the rig; the zero value is newAPPIRig's.
+type appiRigOptions struct {
+	prismeFaults func(*prismesim.Server)
+	// appi overrides the rig's settings of the appi connector.
+	appi map[string]any
+	// peers are a Kafka broker and a PRISME simulator running in another process
+	// (startPeers); nil: the hub's embedded broker and a simulator in this process.
+	peers *peers
+}
+
+// prepareAPPIRig is the rig without its hub started.
+func prepareAPPIRig(t testing.TB, o appiRigOptions) *appiRig {
+	t.Helper()
 	appiURL := pgtest.NewDatabase(t)
 	db, err := appisim.Open(t.Context(), appiURL)
 	require.NoError(t, err)
 	t.Cleanup(db.Close)
-	secret := fmt.Sprint("e2e-", time.Now().UnixNano())
-	prisme := prismesim.New(prismesim.Options{Seed: 11, Clients: []prismesim.Client{
-		{ID: "passerelle-demo", Secret: secret, Scopes: []string{prismesim.ScopeEcriture, prismesim.ScopeLecture}},
-	}})
-	if prismeFaults != nil {
-		prismeFaults(prisme)
+	r := &appiRig{t: t, appi: db}
+	var prismeURL, secret string
+	if o.peers != nil {
+		prismeURL, secret = o.peers.prismeURL, o.peers.secret
+	} else {
+		secret = fmt.Sprint("e2e-", time.Now().UnixNano())
+		r.prisme = prismesim.New(prismesim.Options{Seed: 11, Clients: []prismesim.Client{
+			{ID: "passerelle-demo", Secret: secret, Scopes: []string{prismesim.ScopeEcriture, prismesim.ScopeLecture}},
+		}})
+		if o.prismeFaults != nil {
+			o.prismeFaults(r.prisme)
+		}
+		prismeURL = serve(t, r.prisme.Handler()).URL
 	}
-	ts := serve(t, prisme.Handler())
-	r := &appiRig{t: t, appi: db, prisme: prisme,
-		yml: exampleConfig(t, map[string]map[string]any{
-			"appi": {"visibilityDelay": "2s", "batchSize": 2000},
-			"prisme": {"url": ts.URL, "inventoryUrl": ts.URL + "/_sim/current",
-				"events": map[string]any{"enabled": true, "pageSize": 100}},
-		}, "{backoffMin: 20ms, backoffMax: 300ms, timeout: 3s}"),
-		env: map[string]string{"DATABASE_URL": pgtest.NewDatabase(t), "PRISME_CLIENT_SECRET": secret, "APPI_DSN": appiURL},
+	appi := map[string]any{"visibilityDelay": "2s", "batchSize": 2000}
+	for k, v := range o.appi {
+		appi[k] = v
 	}
-	r.start()
+	r.yml = exampleConfig(t, map[string]map[string]any{
+		"appi": appi,
+		"prisme": {"url": prismeURL, "inventoryUrl": prismeURL + "/_sim/current",
+			"events": map[string]any{"enabled": true, "pageSize": 100}},
+	}, "{backoffMin: 20ms, backoffMax: 300ms, timeout: 3s}")
+	if o.peers != nil {
+		r.yml = withBrokers(t, r.yml, o.peers.brokers)
+	}
+	r.env = map[string]string{"DATABASE_URL": pgtest.NewDatabase(t), "PRISME_CLIENT_SECRET": secret, "APPI_DSN": appiURL}
 	return r
 }
 
@@ -96,7 +124,7 @@ func (r *appiRig) reconciler(source, destination string) *pipeline.Reconciler {
 }
 
 // clean reports whether rc finds nothing missing, stale, pending or quarantined.
-func clean(t *testing.T, rc *pipeline.Reconciler) func() bool {
+func clean(t testing.TB, rc *pipeline.Reconciler) func() bool {
 	return func() bool {
 		res, err := rc.Run(t.Context())
 		return err == nil && res.Clean()

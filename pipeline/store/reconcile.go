@@ -8,18 +8,6 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// FactDelivery is one version of a source fact and its delivery to a destination, as
-// the hub recorded it.
-type FactDelivery struct {
-	System, Ref string
-	Version     int64
-	// Status is the delivery's status (pending, delivered, superseded, quarantined).
-	Status         string
-	IdempotencyKey string
-	// LastError is the reason of a quarantined delivery (no personal data).
-	LastError string
-}
-
 // AcceptedFact is the newest version of a source fact the hub accepted.
 type AcceptedFact struct {
 	System, Ref string
@@ -48,24 +36,6 @@ func (s *Store) AcceptedFacts(ctx context.Context, connector string, fn func(Acc
 	_, err = pgx.ForEachRow(rows, []any{&f.System, &f.Ref, &f.Version}, func() error { return fn(f) })
 	if err != nil {
 		return fmt.Errorf("store: accepted facts: %w", err)
-	}
-	return nil
-}
-
-// FactDeliveries calls fn with every delivery to destination of the facts the source
-// connector brought, streaming.
-func (s *Store) FactDeliveries(ctx context.Context, connector, destination string, fn func(FactDelivery) error) error {
-	rows, err := s.pool.Query(ctx, `SELECT d.fact_system, d.fact_ref, d.fact_version, d.status, d.idempotency_key,
-		coalesce(d.last_error, '') FROM deliveries d JOIN outbox o ON o.id = d.message_id
-		WHERE d.destination = $1 AND o.connector = $2`, destination, connector)
-	if err != nil {
-		return fmt.Errorf("store: fact deliveries: %w", err)
-	}
-	var f FactDelivery
-	_, err = pgx.ForEachRow(rows, []any{&f.System, &f.Ref, &f.Version, &f.Status, &f.IdempotencyKey, &f.LastError},
-		func() error { return fn(f) })
-	if err != nil {
-		return fmt.Errorf("store: fact deliveries: %w", err)
 	}
 	return nil
 }

@@ -21,7 +21,9 @@
 //     resumption, end, revocation, archiving), each change a new row — a new seq — of
 //     the same numero_mesure, the full state of the measure (now and then the same state
 //     again, a duplicate under a new seq, as APPI's exports do).
-//   - DB.Insert appends rows as APPI does (one seq each, in order).
+//   - DB.Insert appends rows as APPI does (one seq each, in order); DB.Copy appends
+//     them by COPY, in order, for a backfill's data set (millions of rows), without
+//     reading their seqs back.
 //   - DB.BeginLate takes seqs in a transaction that commits only when asked (or
 //     rolls back): the contract's "a row with a lower seq can become visible after a
 //     higher one"; DB.LoseSeqs takes seqs and rolls back, leaving the gaps that never

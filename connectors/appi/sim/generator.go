@@ -97,13 +97,13 @@ type measure struct {
 // Generator makes realistic measure histories (see the package doc). Everything it
 // makes depends only on its options. It is not safe for concurrent use.
 type Generator struct {
-	opts     GeneratorOptions
-	rng      *rand.Rand
-	clock    time.Time
-	people   []person
-	measures []*measure
-	open     []*measure
-	counter  map[string]int
+	opts    GeneratorOptions
+	rng     *rand.Rand
+	clock   time.Time
+	people  []person
+	created int // measures created so far (their states live in open until done)
+	open    []*measure
+	counter map[string]int
 }
 
 // NewGenerator returns a generator configured by opts (zero fields take defaults).
@@ -159,7 +159,7 @@ func (g *Generator) NextAt(t time.Time) *Mesure {
 
 // change makes the change at the current clock.
 func (g *Generator) change() *Mesure {
-	if len(g.open) == 0 || (len(g.measures) < 3*len(g.people) && g.rng.IntN(3) == 0) {
+	if len(g.open) == 0 || (g.created < 3*len(g.people) && g.rng.IntN(3) == 0) {
 		return g.create()
 	}
 	i := g.rng.IntN(len(g.open))
@@ -271,7 +271,7 @@ func (g *Generator) create() *Mesure {
 		r.Observations = Str("Situation à revoir lors du prochain débat contradictoire")
 	}
 	m := &measure{row: r, person: pi, days: k.minDays + g.rng.IntN(k.maxDays-k.minDays+1)}
-	g.measures = append(g.measures, m)
+	g.created++
 	g.open = append(g.open, m)
 	out := r
 	return &out

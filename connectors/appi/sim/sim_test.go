@@ -179,3 +179,21 @@ func TestTheDemoBackfillsThenFeeds(t *testing.T) {
 	cancel()
 	require.NoError(t, d.Wait())
 }
+
+func TestCopyWritesWhatInsertWrites(t *testing.T) {
+	ctx := t.Context()
+	rows := sim.NewGenerator(sim.GeneratorOptions{Seed: 6, People: 30}).Rows(300)
+	inserted, copied := open(t), open(t)
+	require.NoError(t, inserted.Insert(ctx, rows...))
+	require.NoError(t, copied.Copy(ctx, rows...))
+	a, err := inserted.Mesures(ctx)
+	require.NoError(t, err)
+	b, err := copied.Mesures(ctx)
+	require.NoError(t, err)
+	require.Len(t, b, len(rows))
+	for i := range a {
+		assert.Equal(t, a[i].Seq, b[i].Seq, "in order, one seq each")
+		a[i].MajLe, b[i].MajLe = a[i].MajLe.UTC(), b[i].MajLe.UTC()
+	}
+	assert.Equal(t, a, b)
+}

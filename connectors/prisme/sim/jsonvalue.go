@@ -2,11 +2,14 @@ package sim
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -122,6 +125,71 @@ func jsonEqual(a, b any) bool {
 		return b == nil
 	}
 	return false
+}
+
+// jsonDigest is the SHA-256 of a decoded JSON value in a canonical form: two values
+// have the same digest exactly when jsonEqual holds between them (object members
+// sorted, numbers in normal form), short of a hash collision. An Idempotency-Key
+// remembers the digest of its body, not the body: 32 bytes where a decoded body takes
+// kilobytes, for the 30 days the contract keeps keys.
+func jsonDigest(v any) [32]byte {
+	h := sha256.New()
+	var buf []byte
+	var walk func(v any)
+	str := func(tag byte, s string) {
+		buf = append(buf[:0], tag)
+		buf = binary.AppendUvarint(buf, uint64(len(s)))
+		h.Write(buf)
+		_, _ = io.WriteString(h, s)
+	}
+	walk = func(v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			keys := make([]string, 0, len(x))
+			for k := range x {
+				keys = append(keys, k)
+			}
+			slices.Sort(keys)
+			h.Write(binary.AppendUvarint([]byte{'{'}, uint64(len(keys))))
+			for _, k := range keys {
+				str('k', k)
+				walk(x[k])
+			}
+		case []any:
+			h.Write(binary.AppendUvarint([]byte{'['}, uint64(len(x))))
+			for _, e := range x {
+				walk(e)
+			}
+		case json.Number:
+			d, ok := parseDecimal(string(x))
+			if !ok {
+				str('N', string(x)) // equal only to the same literal, as numbersEqual says
+				return
+			}
+			sign := byte('+')
+			if d.neg {
+				sign = '-'
+			}
+			str('n', string(sign)+d.digits)
+			h.Write(binary.AppendVarint(nil, d.exp))
+		case string:
+			str('s', x)
+		case bool:
+			if x {
+				h.Write([]byte{'t'})
+			} else {
+				h.Write([]byte{'f'})
+			}
+		case nil:
+			h.Write([]byte{'z'})
+		default:
+			str('?', fmt.Sprintf("%T", v)) // not a decoded JSON value: never equal to one
+		}
+	}
+	walk(v)
+	var out [32]byte
+	h.Sum(out[:0])
+	return out
 }
 
 // decimal is a JSON number in normal form: value = (-1 if neg) × 0.digits × 10^exp,

@@ -63,6 +63,31 @@ func TestJSONEqualIgnoresMemberOrder(t *testing.T) {
 	c, err := decodeJSON([]byte(`{"d":"x","a":[{"c":null,"b":true},1]}`))
 	require.NoError(t, err)
 	assert.False(t, jsonEqual(a, c), "array order matters")
+	assert.Equal(t, jsonDigest(a), jsonDigest(b), "the digest compares as jsonEqual does")
+	assert.NotEqual(t, jsonDigest(a), jsonDigest(c))
+}
+
+// FuzzJSONDigestIsJSONEqual checks that two decoded values have the same digest
+// exactly when jsonEqual holds: an Idempotency-Key remembers its body's digest only.
+func FuzzJSONDigestIsJSONEqual(f *testing.F) {
+	for _, s := range [][2]string{
+		{`{"a":1,"b":[true,null]}`, `{"b":[true,null],"a":1.0}`}, {`{"a":1}`, `{"a":"1"}`}, {`[1,2]`, `[2,1]`},
+		{`{"a":{"b":1}}`, `{"a":{"b":1},"c":null}`}, {`-0`, `0e5`}, {`1e999`, `1e999`}, {`1e999`, `10e998`},
+		{`["ab","c"]`, `["a","bc"]`}, {`{"ab":"c"}`, `{"a":"bc"}`}, {`[[]]`, `[[],[]]`}, {`""`, `null`}, {`0.5`, `5e-1`},
+	} {
+		f.Add([]byte(s[0]), []byte(s[1]))
+	}
+	f.Fuzz(func(t *testing.T, a, b []byte) {
+		va, err := decodeJSON(a)
+		if err != nil {
+			return
+		}
+		vb, err := decodeJSON(b)
+		if err != nil {
+			return
+		}
+		require.Equal(t, jsonEqual(va, vb), jsonDigest(va) == jsonDigest(vb), "%s vs %s", a, b)
+	})
 }
 
 // FuzzNumbersEqual checks the decimal comparison against float64 where float64 is
@@ -126,6 +151,7 @@ func FuzzDecodeJSON(f *testing.F) {
 		w, err := decodeJSON(re)
 		require.NoError(t, err)
 		require.True(t, jsonEqual(v, w), "%s", re)
+		require.Equal(t, jsonDigest(v), jsonDigest(w), "%s", re)
 		_ = numberViolations(v, "", nil)
 	})
 }

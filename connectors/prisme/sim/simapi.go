@@ -1,10 +1,12 @@
 package sim
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -77,7 +79,7 @@ func (s *Server) simRoutes(mux *http.ServeMux) {
 	})
 	mux.HandleFunc("GET /_sim/current/{kind}", func(w http.ResponseWriter, r *http.Request) {
 		if k, ok := kindOf(w, r); ok {
-			writeJSON(w, nil, http.StatusOK, s.Current(k))
+			s.writeCurrent(w, k)
 		}
 	})
 	mux.HandleFunc("GET /_sim/history/{kind}", func(w http.ResponseWriter, r *http.Request) {
@@ -188,6 +190,44 @@ func (s *Server) simRoutes(mux *http.ServeMux) {
 		w.Header().Set("Content-Type", "application/yaml")
 		_, _ = w.Write(OpenAPI)
 	})
+}
+
+// writeCurrent answers GET /_sim/current/{kind}: the JSON object of Current(kind), by
+// key in increasing order, written item by item, so that a national caseload's
+// inventory (hundreds of thousands of items) is never one buffer in memory. Items are
+// never changed once stored: the pointers taken under the lock stay valid.
+func (s *Server) writeCurrent(w http.ResponseWriter, kind Kind) {
+	s.mu.Lock()
+	ks := s.stores[kind]
+	keys := make([]string, 0, len(ks.current))
+	items := make(map[string]*Item, len(ks.current))
+	for k, it := range ks.current {
+		keys = append(keys, k)
+		items[k] = it
+	}
+	s.mu.Unlock()
+	slices.Sort(keys)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	bw := bufio.NewWriterSize(w, 64<<10)
+	_ = bw.WriteByte('{')
+	for i, k := range keys {
+		key, _ := json.Marshal(k)
+		item, err := json.Marshal(items[k])
+		if err != nil {
+			return // cannot happen (an Item always encodes); the client sees a truncated body
+		}
+		if i > 0 {
+			_ = bw.WriteByte(',')
+		}
+		_, _ = bw.Write(key)
+		_ = bw.WriteByte(':')
+		if _, err := bw.Write(item); err != nil {
+			return // the client went away
+		}
+	}
+	_ = bw.WriteByte('}')
+	_ = bw.Flush()
 }
 
 // decodeSimBody decodes a JSON body of the /_sim/ API, refusing unknown fields.

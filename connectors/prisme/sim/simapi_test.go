@@ -3,6 +3,7 @@ package sim_test
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -116,6 +117,20 @@ func TestReadAPI(t *testing.T) {
 		assert.Equal(t, e.srv.Stats(), st)
 
 		assert.Equal(t, http.StatusNotFound, e.simCall(t, http.MethodGet, "/_sim/current/autre", nil, nil))
+	})
+
+	t.Run("the current items are written item by item, as the object Current encodes to", func(t *testing.T) {
+		for _, kind := range []sim.Kind{sim.FichePenale, sim.Mesure} {
+			resp, err := http.Get(e.ts.URL + "/_sim/current/" + string(kind))
+			require.NoError(t, err)
+			got, err := io.ReadAll(resp.Body)
+			require.NoError(t, err)
+			require.NoError(t, resp.Body.Close())
+			want, err := json.Marshal(e.srv.Current(kind))
+			require.NoError(t, err)
+			assert.Equal(t, string(want), string(got))
+			assert.Equal(t, "application/json", resp.Header.Get("Content-Type"))
+		}
 	})
 
 	t.Run("an item deleted behind the hub's back is gone", func(t *testing.T) {

@@ -25,7 +25,7 @@ type idemKey struct {
 // idemEntry is a remembered 201.
 type idemEntry struct {
 	at      time.Time
-	value   any // the body, decoded, to compare as JSON values
+	value   [32]byte // the body's jsonDigest: bodies are compared as JSON values
 	accuse  Accuse
 	itemKey string
 }
@@ -257,12 +257,13 @@ func (s *Server) violations(kind Kind, value any, f facts) []Violation {
 // wins) and remembers the 201.
 func (s *Server) apply(kind Kind, rec *exchange, value any, body []byte, f facts) (int, Accuse) {
 	now := s.now().UTC()
+	digest := jsonDigest(value) // before the lock: writes of other lanes go on meanwhile
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ik := idemKey{clientID: rec.ClientID, kind: kind, key: rec.IdempotencyKey}
 	if e, ok := s.idem[ik]; ok {
 		if now.Sub(e.at) < s.opts.IdempotencyRetention {
-			if !jsonEqual(e.value, value) {
+			if e.value != digest {
 				return http.StatusConflict, Accuse{}
 			}
 			s.noteAccuse(rec, e.accuse)
@@ -302,7 +303,7 @@ func (s *Server) apply(kind Kind, rec *exchange, value any, body []byte, f facts
 		ks.current[key] = item
 	}
 	acc := Accuse{ID: item.ID, DossierID: dossierID, RecuLe: now, Courant: courant}
-	s.idem[ik] = idemEntry{at: now, value: value, accuse: acc, itemKey: key}
+	s.idem[ik] = idemEntry{at: now, value: digest, accuse: acc, itemKey: key}
 	rec.ItemKey, rec.MatchedBy = key, by
 	s.noteAccuse(rec, acc)
 	return http.StatusCreated, acc
