@@ -36,6 +36,15 @@
 // certificate without a court code is 403. A decision whose juridiction.code is not
 // the caller's is 403, audited (court:<caller> payload-court:<code> court-mismatch).
 //
+// A flood of refusals does not flood the audit chain (every row is a transaction under
+// its lock): the first refusal of a reference is audited at once, the next ones with
+// the same reference are counted and written as one row per RefusalAuditInterval
+// (default one minute), "<reference> count:N since:<first>". Beyond 64 references
+// between two writes (refused certificates' fingerprints are the sender's choice),
+// refusals are counted by kind, "tls:unknown-authority:various count:N since:...". Every
+// refusal is in exactly one row's count (a row without count: is one refusal); what is
+// counted when the intake stops is written then.
+//
 // What is answered, as RFC 9457 problem details (application/problem+json) in French:
 // 415 for another media type, 413 above maxBodyBytes (1 MiB), 422 with one entry per
 // violation — pointer, rule, detail — for a body Decode refuses, 503 (Retry-After)

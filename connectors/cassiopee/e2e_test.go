@@ -82,7 +82,14 @@ type hubRig struct {
 	logs   *observer.ObservedLogs
 }
 
-func startHub(t *testing.T) *hubRig {
+func startHub(t testing.TB) *hubRig {
+	t.Helper()
+	return startHubLogging(t, zapcore.DebugLevel)
+}
+
+// startHubLogging is startHub with the hub's logs observed from level on (a benchmark
+// keeps only warnings, so that observing them costs nothing measurable).
+func startHubLogging(t testing.TB, level zapcore.Level) *hubRig {
 	t.Helper()
 	ps := psim.New(psim.Options{})
 	srv := httptest.NewServer(ps.Handler())
@@ -106,7 +113,7 @@ routes:
     allow:%s`, dbURL, srv.URL, psim.DefaultClientID, judgmentPolicy)), func(string) string { return "" })
 	require.NoError(t, err)
 
-	core, logs := observer.New(zapcore.DebugLevel)
+	core, logs := observer.New(level)
 	log := zap.New(core)
 	getenv := func(k string) string {
 		if k == "PRISME_CLIENT_SECRET" {
@@ -162,12 +169,12 @@ routes:
 }
 
 // settled reports whether every accepted message has an outcome everywhere.
-func (r *hubRig) settled(t *testing.T) bool {
+func (r *hubRig) settled(t testing.TB) bool {
 	b, err := r.run.Store.Backlog(t.Context())
 	return err == nil && b.Unsettled == 0 && b.Unpublished == 0
 }
 
-func (r *hubRig) clerk(t *testing.T, court string) *sim.Clerk {
+func (r *hubRig) clerk(t testing.TB, court string) *sim.Clerk {
 	t.Helper()
 	cert, err := r.certs.Courts[court].Load()
 	require.NoError(t, err)

@@ -88,6 +88,11 @@ type IntakeOptions struct {
 	Logger *zap.Logger
 	// Now is the clock (certificate validity, reception time). Default time.Now.
 	Now func() time.Time
+	// RefusalAuditInterval is how often the refusals counted rather than audited one by
+	// one are written, one row per reference with its count (see refusalAudit): the
+	// first refusal of a reference is audited at once, the next ones at most once per
+	// interval. Default DefaultRefusalAuditInterval (1 minute).
+	RefusalAuditInterval time.Duration
 }
 
 // Intake is the HTTPS intake of the clerks' decisions (see the package doc). Serve runs
@@ -116,6 +121,9 @@ func NewIntake(o IntakeOptions) (*Intake, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.RefusalAuditInterval <= 0 {
+		o.RefusalAuditInterval = DefaultRefusalAuditInterval
+	}
 	if len(o.Certificate.Certificate) == 0 {
 		return nil, fmt.Errorf("%w: a server certificate is required", ErrIntakeOptions)
 	}
@@ -136,13 +144,25 @@ func (in *Intake) Addr(ctx context.Context) string {
 }
 
 // Serve listens and answers the clerks until ctx ends, then stops within 5 seconds
-// (requests in progress finish). It returns an error only when it cannot listen.
+// (requests in progress finish) and writes the refusals it counted. It returns an
+// error only when it cannot listen.
 func (in *Intake) Serve(ctx context.Context, host connectors.Host) error {
+	// The server's own errors (refused handshakes among them, audited as refusals) at
+	// debug level: a flood of them must not flood the logs either.
+	errorLog, err := zap.NewStdLogAt(in.o.Logger, zap.DebugLevel)
+	if err != nil {
+		return fmt.Errorf("cassiopee: error log: %w", err)
+	}
 	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", in.o.Listen)
 	if err != nil {
 		return fmt.Errorf("cassiopee: listen %s: %w", in.o.Listen, err)
 	}
-	h := &handler{in: in, host: host, log: in.o.Logger}
+	h := newHandler(in, host)
+	// The counted refusals are written until the server has stopped, then once more.
+	flushCtx, stopFlush := context.WithCancel(context.WithoutCancel(ctx))
+	flushed := make(chan struct{})
+	go func() { defer close(flushed); h.refusals.run(flushCtx, in.o.RefusalAuditInterval) }()
+	defer func() { stopFlush(); <-flushed }()
 	tlsConfig := &tls.Config{
 		MinVersion:   tls.VersionTLS12,
 		Certificates: []tls.Certificate{in.o.Certificate},
@@ -162,7 +182,7 @@ func (in *Intake) Serve(ctx context.Context, host connectors.Host) error {
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          zap.NewStdLog(in.o.Logger.WithOptions(zap.IncreaseLevel(zap.DebugLevel))),
+		ErrorLog:          errorLog,
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 	in.once.Do(func() { in.addr = ln.Addr().String(); close(in.ready) })
@@ -182,9 +202,16 @@ func (in *Intake) Serve(ctx context.Context, host connectors.Host) error {
 
 // handler answers the intake's requests.
 type handler struct {
-	in   *Intake
-	host connectors.Host
-	log  *zap.Logger
+	in       *Intake
+	host     connectors.Host
+	log      *zap.Logger
+	refusals *refusalAudit
+}
+
+func newHandler(in *Intake, host connectors.Host) *handler {
+	h := &handler{in: in, host: host, log: in.o.Logger}
+	h.refusals = newRefusalAudit(h.audit, in.o.Now)
+	return h
 }
 
 func (h *handler) routes() http.Handler {
@@ -207,7 +234,7 @@ func (h *handler) routes() http.Handler {
 // certificate's fingerprint, never its subject.
 func (h *handler) verifyPeer(ctx context.Context, cs tls.ConnectionState) error {
 	if len(cs.PeerCertificates) == 0 {
-		h.audit(ctx, "tls:no-certificate")
+		h.refusals.note(ctx, refusal{kind: "tls:no-certificate", reference: "tls:no-certificate"})
 		return ErrNoClientCertificate
 	}
 	leaf := cs.PeerCertificates[0]
@@ -231,7 +258,7 @@ func (h *handler) verifyPeer(ctx context.Context, cs tls.ConnectionState) error 
 	case errors.As(err, &unknown):
 		reason = "unknown-authority"
 	}
-	h.audit(ctx, "tls:"+reason+" certificate:"+fingerprint(leaf))
+	h.refusals.note(ctx, refusal{kind: "tls:" + reason, reference: "tls:" + reason + " certificate:" + fingerprint(leaf)})
 	return fmt.Errorf("%w: %s", ErrBadClientCertificate, reason)
 }
 
@@ -241,7 +268,8 @@ func fingerprint(c *x509.Certificate) string {
 	return hex.EncodeToString(sum[:8])
 }
 
-// audit records a refusal; a failure to audit is logged (the refusal stands).
+// audit records a refusal (h.refusals decides when); a failure to audit is logged (the
+// refusal stands).
 func (h *handler) audit(ctx context.Context, reference string) {
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
@@ -259,7 +287,8 @@ func (h *handler) caller(w http.ResponseWriter, r *http.Request) string {
 	}
 	code := CourtOf(r.TLS.PeerCertificates[0])
 	if code == "" {
-		h.audit(r.Context(), "tls:no-court-code certificate:"+fingerprint(r.TLS.PeerCertificates[0]))
+		h.refusals.note(r.Context(), refusal{kind: "tls:no-court-code",
+			reference: "tls:no-court-code certificate:" + fingerprint(r.TLS.PeerCertificates[0])})
 		writeProblem(w, problemOf(http.StatusForbidden, "certificat-sans-juridiction",
 			"le certificat client ne porte pas de code juridiction ("+CourtURIPrefix+"NNNNNN)"))
 		return ""
@@ -292,7 +321,7 @@ func (h *handler) postDecision(w http.ResponseWriter, r *http.Request) {
 	d, problems, err := Decode(body)
 	switch {
 	case len(problems) > 0:
-		h.audit(r.Context(), "court:"+court+" "+redactedRules(problems))
+		h.refusals.note(r.Context(), refusal{kind: "rules", court: court, reference: "court:" + court + " " + redactedRules(problems)})
 		p := problemOf(http.StatusUnprocessableEntity, "decision-invalide",
 			fmt.Sprintf("la décision n'est pas conforme au format d'export v3 : %d erreur(s)", len(problems)))
 		p.Errors = problems
@@ -304,7 +333,8 @@ func (h *handler) postDecision(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if d.Juridiction.Code != court {
-		h.audit(r.Context(), "court:"+court+" payload-court:"+d.Juridiction.Code+" court-mismatch")
+		h.refusals.note(r.Context(), refusal{kind: "court-mismatch", court: court,
+			reference: "court:" + court + " payload-court:" + d.Juridiction.Code + " court-mismatch"})
 		writeProblem(w, problemOf(http.StatusForbidden, "juridiction-non-autorisee",
 			"le certificat de la juridiction "+court+" ne permet pas de transmettre une décision de la juridiction "+d.Juridiction.Code))
 		return

@@ -62,8 +62,7 @@ func FuzzIntake(f *testing.F) {
 	f.Add(bytes.Replace(exampleBody(f, exampleProbation), []byte("14/03/2024"), []byte("31/02/2024"), 1))
 	f.Add(bytes.Replace(exampleBody(f, exampleProbation), []byte(`"8M"`), []byte(`"0A0M0J"`), 1))
 	host := &recordingHost{}
-	h := &handler{in: &Intake{o: IntakeOptions{MaxBodyBytes: MaxBodyBytes, Logger: zap.NewNop(), Now: func() time.Time { return fixedNow }}},
-		host: host, log: zap.NewNop()}
+	h := newHandler(&Intake{o: IntakeOptions{MaxBodyBytes: MaxBodyBytes, Logger: zap.NewNop(), Now: func() time.Time { return fixedNow }}}, host)
 	routes := h.routes()
 	peer := &x509.Certificate{Raw: []byte("test"), URIs: []*url.URL{CourtURI("690123")}}
 	f.Fuzz(func(t *testing.T, body []byte) {
@@ -75,6 +74,9 @@ func FuzzIntake(f *testing.F) {
 		before := len(host.audits)
 		host.mu.Unlock()
 		routes.ServeHTTP(w, req)
+		// Written now rather than counted: with a flush after each request, every
+		// refusal is the first of its reference, audited at once.
+		h.refusals.flush(t.Context())
 		switch w.Code {
 		case http.StatusAccepted:
 			var r Receipt
@@ -124,8 +126,7 @@ func (c *countingReader) Read(p []byte) (int, error) {
 }
 
 func TestA100MBBodyIsRefusedAfterTheLimitWithoutBeingRead(t *testing.T) {
-	h := &handler{in: &Intake{o: IntakeOptions{MaxBodyBytes: MaxBodyBytes, Logger: zap.NewNop(), Now: time.Now}},
-		host: &recordingHost{}, log: zap.NewNop()}
+	h := newHandler(&Intake{o: IntakeOptions{MaxBodyBytes: MaxBodyBytes, Logger: zap.NewNop(), Now: time.Now}}, &recordingHost{})
 	body := &countingReader{n: 100 << 20}
 	req := httptest.NewRequest(http.MethodPost, PathDecisions, body)
 	req.Header.Set("Content-Type", "application/json")

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -76,6 +77,57 @@ func TestTheIntakeRefusesCallersWithoutARightCertificate(t *testing.T) {
 			}
 		}
 	})
+}
+
+func TestAFloodOfRefusalsIsAuditedInAFewRowsThatCountThemAll(t *testing.T) {
+	r := newIntakeRig(t)
+	body := example(t, exampleProbation) // a Lyon decision
+	const n = 40
+	otherCourt := r.clerk(r.certs.Courts[paris])
+	var wg sync.WaitGroup
+	for range n {
+		// A workstation per refused handshake: concurrent requests of one transport
+		// may share the handshake in progress, and the server counts handshakes.
+		noCertificate, rogue := r.clerk(sim.KeyPair{}), r.clerk(r.certs.Rogue)
+		wg.Go(func() {
+			_, err := noCertificate.Send(context.Background(), body)
+			assert.Error(t, err, "the handshake is refused")
+		})
+		wg.Go(func() {
+			_, err := rogue.Send(context.Background(), body)
+			assert.Error(t, err, "the handshake is refused")
+		})
+		wg.Go(func() {
+			a, err := otherCourt.Send(context.Background(), body)
+			if assert.NoError(t, err) {
+				assert.Equal(t, http.StatusForbidden, a.Status)
+			}
+		})
+	}
+	wg.Wait()
+	r.stop() // the intake writes what it counted when it stops
+
+	refs := r.refusals()
+	for _, kind := range []string{"tls:no-certificate", "tls:unknown-authority certificate:", "court:750010 payload-court:690123 court-mismatch"} {
+		var rows []string
+		total := 0
+		for _, ref := range refs {
+			if !strings.HasPrefix(ref, kind) {
+				continue
+			}
+			rows = append(rows, ref)
+			total++
+			if _, after, ok := strings.Cut(ref, " count:"); ok {
+				c, err := strconv.Atoi(strings.Fields(after)[0])
+				require.NoError(t, err, ref)
+				total += c - 1
+			}
+		}
+		assert.Equal(t, n, total, "%s: the rows count every refusal: %q", kind, rows)
+		// The first is audited at once, the rest when the interval (a minute) ends or
+		// the intake stops: two rows, three if an interval ended during the burst.
+		assert.LessOrEqual(t, len(rows), 3, "%s: %q", kind, rows)
+	}
 }
 
 func TestTheIntakeAnswersAReceiptAndTheSameOneForTheSameTransmission(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -35,6 +36,9 @@ type intakeRig struct {
 	certs *sim.CertSet
 	roots *x509.CertPool
 	url   string
+	// stop stops the intake (it then writes the refusals it counted); the test's end
+	// does it otherwise.
+	stop func()
 }
 
 func newIntakeRig(t testing.TB) *intakeRig {
@@ -50,14 +54,15 @@ func newIntakeRig(t testing.TB) *intakeRig {
 		Ingester: &pipeline.Ingester{Store: st, Schemas: reg, Routing: routing, Log: zap.NewNop()}}
 	certs, err := sim.GenerateCerts(t.TempDir(), sim.Courts)
 	require.NoError(t, err)
-	intake := startIntake(t, certs, host)
+	intake, stop := startIntake(t, certs, host)
 	roots, err := cassiopee.LoadCertPool(certs.CAFile)
 	require.NoError(t, err)
-	return &intakeRig{t: t, st: st, certs: certs, roots: roots, url: "https://" + intake}
+	return &intakeRig{t: t, st: st, certs: certs, roots: roots, url: "https://" + intake, stop: stop}
 }
 
-// startIntake serves an intake with host until the test ends and returns its address.
-func startIntake(t testing.TB, certs *sim.CertSet, host connectors.Host) string {
+// startIntake serves an intake with host until the test ends or stop is called, and
+// returns its address.
+func startIntake(t testing.TB, certs *sim.CertSet, host connectors.Host) (addr string, stop func()) {
 	t.Helper()
 	serverCert, err := tls.LoadX509KeyPair(certs.ServerCert, certs.ServerKey)
 	require.NoError(t, err)
@@ -68,15 +73,19 @@ func startIntake(t testing.TB, certs *sim.CertSet, host connectors.Host) string 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- in.Serve(ctx, host) }()
-	t.Cleanup(func() {
-		cancel()
-		require.NoError(t, <-done)
-	})
-	wait, stop := context.WithTimeout(ctx, 10*time.Second)
-	defer stop()
-	addr := in.Addr(wait)
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			require.NoError(t, <-done)
+		})
+	}
+	t.Cleanup(stop)
+	wait, stopWait := context.WithTimeout(ctx, 10*time.Second)
+	defer stopWait()
+	addr = in.Addr(wait)
 	require.NotEmpty(t, addr, "the intake did not start")
-	return addr
+	return addr, stop
 }
 
 // clerk returns a workstation of the court (its certificate), or with kp's certificate.
@@ -119,7 +128,7 @@ func example(t testing.TB, name string) []byte {
 
 // eventually polls ok every 20 ms until it holds or d passes (a liveness guard, not a
 // performance limit).
-func eventually(t *testing.T, d time.Duration, what string, ok func() bool) {
+func eventually(t testing.TB, d time.Duration, what string, ok func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for !ok() {
