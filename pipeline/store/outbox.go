@@ -75,6 +75,25 @@ func (s *Store) Unsettled(ctx context.Context, age time.Duration, limit int) ([]
 	return out, nil
 }
 
+// SettleIdle records as settled the messages published more than age ago that no
+// destination is still pending for: the settlements RecordDeliveries could not make
+// (a crash between the outcomes and their settlement, or two destinations' outcomes
+// committing at once). The relay's sweep runs it before it publishes again what is
+// still unsettled, so that only messages some destination still waits for go again.
+// It returns how many it settled.
+func (s *Store) SettleIdle(ctx context.Context, age time.Duration, limit int) (int64, error) {
+	tag, err := s.pool.Exec(ctx, `UPDATE outbox_state SET settled_at = now()
+		FROM (SELECT s.seq FROM outbox_state s JOIN outbox o ON o.seq = s.seq
+			WHERE s.settled_at IS NULL AND s.published_at IS NOT NULL AND s.published_at < now() - $1::interval
+			AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.message_id = o.id AND d.status = 'pending')
+			ORDER BY s.seq LIMIT $2 FOR UPDATE OF s) l
+		WHERE outbox_state.seq = l.seq`, age.String(), limit)
+	if err != nil {
+		return 0, fmt.Errorf("store: settle idle: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}
+
 // lockStateBySeq is the one order in which statements touching several outbox_state
 // rows lock them: by seq. The relay marks rows published while the deliverers settle
 // some of the same rows (a consumer may deliver a message before the relay has

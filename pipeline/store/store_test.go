@@ -221,6 +221,21 @@ func TestDeliveries(t *testing.T) {
 		require.Len(t, un, 1)
 		assert.Equal(t, v1.ID, un[0].Message.ID)
 	})
+	t.Run("a settlement that was lost is made by the sweep, which then publishes it no more", func(t *testing.T) {
+		// As after a crash between the outcomes' commit and their settlement.
+		_, err := s.pool.Exec(ctx, `UPDATE outbox_state s SET settled_at = NULL FROM outbox o WHERE o.id = $1 AND s.seq = o.seq`, id2)
+		require.NoError(t, err)
+		un, err := s.Unsettled(ctx, time.Minute, 10)
+		require.NoError(t, err)
+		require.Len(t, un, 2, "before the sweep settles it, the message looks unsettled")
+		n, err := s.SettleIdle(ctx, time.Minute, 100)
+		require.NoError(t, err)
+		assert.Equal(t, int64(1), n, "only the message no destination waits for")
+		un, err = s.Unsettled(ctx, time.Minute, 10)
+		require.NoError(t, err)
+		require.Len(t, un, 1)
+		assert.Equal(t, v1.ID, un[0].Message.ID, "the message still pending at prisme goes again")
+	})
 	t.Run("a permanent failure is quarantined, and replay sends it back to the relay", func(t *testing.T) {
 		raw, _ := json.Marshal(v1)
 		require.NoError(t, s.RecordDeliveries(ctx, []DeliveryOutcome{{MessageID: id1, Destination: "prisme", Route: "appi-to-prisme",
