@@ -311,7 +311,11 @@ func BenchmarkWholePath(b *testing.B) {
 		logFile := filepath.Join(dir, "hub.log")
 		logf, err := os.Create(logFile)
 		require.NoError(b, err)
-		cmd := exec.Command(bin, "serve", "--config", cfgFile)
+		args := []string{"serve", "--config", cfgFile}
+		if prof := os.Getenv("PASSERELLE_BENCH_CPUPROFILE"); prof != "" {
+			args = append(args, "--cpuprofile", prof) // the hub process's profile: go tool pprof
+		}
+		cmd := exec.Command(bin, args...)
 		cmd.Stdout, cmd.Stderr = logf, logf
 		cmd.Env = append(os.Environ(), "DATABASE_URL="+dbURL)
 		require.NoError(b, cmd.Start())
@@ -343,6 +347,12 @@ func BenchmarkWholePath(b *testing.B) {
 		reportMachine(b, cpu0, readMachineCPU(b))
 		rss := vmHWM(b, cmd.Process.Pid)
 		peakRSS = max(peakRSS, rss)
+		// The last effects' outcomes are recorded a few milliseconds after them: let the
+		// hub record them before it is stopped (one stopped first would deliver them
+		// again at its next start, which this benchmark does not run).
+		st, err := store.Open(ctx, dbURL, store.Options{MaxConns: 2})
+		require.NoError(b, err)
+		waitCount(b, ctx, st, `SELECT count(*) FROM deliveries WHERE status = 'delivered'`, len(lines), time.Minute)
 		require.NoError(b, cmd.Process.Signal(syscall.SIGTERM))
 		var stopErr error
 		select {
@@ -357,8 +367,6 @@ func BenchmarkWholePath(b *testing.B) {
 		_ = logf.Close()
 
 		// Latency: accepted_at of each timed record's outbox row → its effect.
-		st, err := store.Open(ctx, dbURL, store.Options{MaxConns: 2})
-		require.NoError(b, err)
 		accepted := map[string]time.Time{}
 		rows, err := st.Pool().Query(ctx, `SELECT d.idempotency_key, o.accepted_at FROM deliveries d JOIN outbox o ON o.id = d.message_id
 			ORDER BY o.seq OFFSET $1`, len(warm))

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"runtime/pprof"
 
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
@@ -17,7 +18,7 @@ import (
 )
 
 func newServeCmd() *cobra.Command {
-	var cfgPath string
+	var cfgPath, cpuProfile string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the hub: sources, relay, deliveries and the HTTP server",
@@ -42,11 +43,32 @@ broker is started in this process (in memory: for demos and tests).`,
 			if hub.Mount, err = consoleMount(cfg, log); err != nil {
 				return &exitError{code: 1, msg: err.Error()}
 			}
+			if cpuProfile != "" {
+				stop, err := startCPUProfile(cpuProfile)
+				if err != nil {
+					return &exitError{code: 1, msg: err.Error()}
+				}
+				defer stop()
+			}
 			return hub.Run(cmd.Context())
 		},
 	}
 	cmd.Flags().StringVarP(&cfgPath, "config", "c", "passerelle.yaml", "configuration file")
+	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
 	return cmd
+}
+
+// startCPUProfile profiles the process into file until stop is called.
+func startCPUProfile(file string) (stop func(), err error) {
+	f, err := os.Create(file)
+	if err != nil {
+		return nil, fmt.Errorf("cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("cpuprofile: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); _ = f.Close() }, nil
 }
 
 func newBrokerCmd() *cobra.Command {

@@ -32,6 +32,15 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: database url: %w", err)
 	}
+	// pgx prepares every statement, and after five executions PostgreSQL may keep a
+	// generic plan made when the tables were small (a fresh database, a demo's first
+	// minute): sequential scans that it then keeps as the outbox and the deliveries
+	// grow. The whole-path benchmark showed it: the settlement, planned on a thousand
+	// rows, scanned its way through a hundred thousand at every batch. Each statement
+	// here handles a batch of rows, so planning it each time costs little.
+	if _, set := cfg.ConnConfig.RuntimeParams["plan_cache_mode"]; !set {
+		cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
+	}
 	cfg.MaxConns = 16
 	if opts.MaxConns > 0 {
 		cfg.MaxConns = opts.MaxConns
