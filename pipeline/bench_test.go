@@ -11,7 +11,6 @@ package pipeline
 // at all, the bound any durable pipeline stays under.
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"os"
@@ -35,6 +34,7 @@ import (
 	"passerelle/connectors/jsonl"
 	"passerelle/internal/jsonstrict"
 	"passerelle/internal/pgtest"
+	"passerelle/internal/procstat"
 	"passerelle/pipeline/bus"
 	"passerelle/pipeline/pipelinetest"
 	"passerelle/pipeline/store"
@@ -459,19 +459,9 @@ func reportMachine(b *testing.B, from, to machineCPU) {
 // vmHWM reads a process's peak resident set size, in bytes.
 func vmHWM(b *testing.B, pid int) int64 {
 	b.Helper()
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	rss, err := procstat.PeakRSS(pid)
 	require.NoError(b, err)
-	defer func() { _ = f.Close() }()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			require.NoError(b, err)
-			return kb << 10
-		}
-	}
-	b.Fatal("no VmHWM in /proc/<pid>/status")
-	return 0
+	return rss
 }
 
 func tail(b []byte, n int) []byte {

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"os"
 	"runtime"
 	"runtime/metrics"
@@ -16,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	appisim "passerelle/connectors/appi/sim"
+	"passerelle/internal/procstat"
 	"passerelle/pipeline"
 )
 
@@ -127,7 +127,7 @@ func BenchmarkAppiBackfill(b *testing.B) {
 		reconcile += time.Since(t1)
 		b.StopTimer()
 		heap = heap.max(sampler.stop())
-		peakRSS = max(peakRSS, vmHWMOf(b, "/proc/self/status"))
+		peakRSS = max(peakRSS, vmHWMOf(b, 0))
 		peersRSS = max(peersRSS, p.peakRSS(b))
 
 		var d, sup int
@@ -217,22 +217,12 @@ func resetPeakRSS() {
 	_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
 }
 
-// vmHWMOf reads the peak resident set size in a /proc/<pid>/status file, in bytes.
-func vmHWMOf(b testing.TB, status string) int64 {
+// vmHWMOf reads the peak resident set size of process pid (0: this one), in bytes.
+func vmHWMOf(b testing.TB, pid int) int64 {
 	b.Helper()
-	f, err := os.Open(status)
+	rss, err := procstat.PeakRSS(pid)
 	require.NoError(b, err)
-	defer func() { _ = f.Close() }()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			require.NoError(b, err)
-			return kb << 10
-		}
-	}
-	b.Fatalf("no VmHWM in %s", status)
-	return 0
+	return rss
 }
 
 // heapPeaks are the peaks of the Go heap in use (live and not yet swept objects).

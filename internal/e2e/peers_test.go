@@ -88,7 +88,7 @@ func (p *peers) resetPeakRSS() {
 // peakRSS is the peers' process's VmHWM, in bytes.
 func (p *peers) peakRSS(tb testing.TB) int64 {
 	tb.Helper()
-	return vmHWMOf(tb, "/proc/"+strconv.Itoa(p.pid)+"/status")
+	return vmHWMOf(tb, p.pid)
 }
 
 // cpu is the CPU time the peers' process used so far (user and system).
