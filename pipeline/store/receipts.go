@@ -56,33 +56,59 @@ type NewReceipt struct {
 // InsertReceipt records a receipt inside tx, the push's ingest transaction, so that a
 // receipt exists exactly when what it promises was committed.
 func (s *Store) InsertReceipt(ctx context.Context, tx pgx.Tx, r NewReceipt) (time.Time, error) {
-	at := s.now().UTC()
-	if _, err := tx.Exec(ctx, `INSERT INTO receipts (id, connector, caller, reference, messages, received_at)
-		VALUES ($1, $2, $3, $4, $5, $6)`, r.ID, r.Connector, r.Caller, r.Reference, len(r.Messages), at); err != nil {
-		return at, fmt.Errorf("store: receipt: %w", err)
+	at, err := s.InsertReceipts(ctx, tx, []NewReceipt{r})
+	if err != nil {
+		return s.now().UTC(), err
 	}
-	rows := make([][]any, len(r.Messages))
-	for i, m := range r.Messages {
-		var cur, qid, sys, ref, ver any
-		if m.Current != uuid.Nil {
-			cur = m.Current
+	return at[0], nil
+}
+
+// InsertReceipts records receipts inside tx (the transaction of a group of pushes), in
+// two statements whatever their number, and returns their reception times: in the
+// order of rs and each after the previous one, so that the earliest receipt of a fact
+// (FindReceipt) is still the first one recorded.
+func (s *Store) InsertReceipts(ctx context.Context, tx pgx.Tx, rs []NewReceipt) ([]time.Time, error) {
+	if len(rs) == 0 {
+		return nil, nil
+	}
+	ats := make([]time.Time, len(rs))
+	ids := make([]uuid.UUID, len(rs))
+	connectors, callers, references := make([]string, len(rs)), make([]string, len(rs)), make([]string, len(rs))
+	counts := make([]int32, len(rs))
+	var rows [][]any
+	for i, r := range rs {
+		at := s.now().UTC().Truncate(time.Microsecond) // PostgreSQL keeps microseconds
+		if i > 0 && !at.After(ats[i-1]) {
+			at = ats[i-1].Add(time.Microsecond)
 		}
-		if m.QuarantineID != 0 {
-			qid = m.QuarantineID
+		ats[i], ids[i], connectors[i], callers[i], references[i], counts[i] = at, r.ID, r.Connector, r.Caller, r.Reference, int32(len(r.Messages))
+		for _, m := range r.Messages {
+			var cur, qid, sys, ref, ver any
+			if m.Current != uuid.Nil {
+				cur = m.Current
+			}
+			if m.QuarantineID != 0 {
+				qid = m.QuarantineID
+			}
+			if m.Fact != nil {
+				sys, ref, ver = m.Fact.System, m.Fact.Ref, m.Fact.Version
+			}
+			rows = append(rows, []any{r.ID, m.FactIndex, m.MessageIndex, m.MessageID, m.Outcome, cur, qid, sys, ref, ver})
 		}
-		if m.Fact != nil {
-			sys, ref, ver = m.Fact.System, m.Fact.Ref, m.Fact.Version
-		}
-		rows[i] = []any{r.ID, m.FactIndex, m.MessageIndex, m.MessageID, m.Outcome, cur, qid, sys, ref, ver}
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO receipts (id, connector, caller, reference, messages, received_at)
+		SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::integer[], $6::timestamptz[])`,
+		ids, connectors, callers, references, counts, ats); err != nil {
+		return ats, fmt.Errorf("store: receipt: %w", err)
 	}
 	if len(rows) > 0 {
 		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"receipt_messages"},
 			[]string{"receipt_id", "fact_index", "message_index", "message_id", "outcome", "current_id", "quarantine_id",
 				"fact_system", "fact_ref", "fact_version"}, pgx.CopyFromRows(rows)); err != nil {
-			return at, fmt.Errorf("store: receipt messages: %w", err)
+			return ats, fmt.Errorf("store: receipt messages: %w", err)
 		}
 	}
-	return at, nil
+	return ats, nil
 }
 
 // FindReceipt returns the earliest receipt of connector and caller whose messages are
@@ -147,16 +173,61 @@ type ReceiptDelivery struct {
 // Receipt returns the receipt id of connector if caller pushed it; ErrNotFound
 // otherwise (an unknown id and another caller's look alike).
 func (s *Store) Receipt(ctx context.Context, connector, caller string, id uuid.UUID) (ReceiptView, error) {
-	v := ReceiptView{ID: id}
-	err := s.pool.QueryRow(ctx, `SELECT connector, caller, reference, received_at FROM receipts
-		WHERE id = $1 AND connector = $2 AND caller = $3`, id, connector, caller).Scan(&v.Connector, &v.Caller, &v.Reference, &v.ReceivedAt)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return v, fmt.Errorf("store: receipt: %w", ErrNotFound)
-	}
+	vs, err := s.Receipts(ctx, connector, []ReceiptKey{{Caller: caller, ID: id}})
 	if err != nil {
-		return v, fmt.Errorf("store: receipt: %w", err)
+		return ReceiptView{ID: id}, err
 	}
-	rows, err := s.pool.Query(ctx, `SELECT m.fact_index, m.message_index, m.message_id, m.outcome, m.current_id,
+	v, ok := vs[id]
+	if !ok {
+		return ReceiptView{ID: id}, fmt.Errorf("store: receipt: %w", ErrNotFound)
+	}
+	return v, nil
+}
+
+// ReceiptKey names a receipt and the caller asking for it.
+type ReceiptKey struct {
+	Caller string
+	ID     uuid.UUID
+}
+
+// Receipts returns, by id, the receipts of connector among keys that their caller
+// pushed, in two queries whatever their number; the others are left out (an unknown id
+// and another caller's look alike).
+func (s *Store) Receipts(ctx context.Context, connector string, keys []ReceiptKey) (map[uuid.UUID]ReceiptView, error) {
+	out := make(map[uuid.UUID]ReceiptView, len(keys))
+	if len(keys) == 0 {
+		return out, nil
+	}
+	ids, callers := make([]uuid.UUID, len(keys)), make([]string, len(keys))
+	for i, k := range keys {
+		ids[i], callers[i] = k.ID, k.Caller
+	}
+	hrows, err := s.pool.Query(ctx, `SELECT r.id, r.connector, r.caller, r.reference, r.received_at FROM receipts r
+		JOIN unnest($1::uuid[], $2::text[]) AS k(id, caller) ON r.id = k.id AND r.caller = k.caller
+		WHERE r.connector = $3`, ids, callers, connector)
+	if err != nil {
+		return nil, fmt.Errorf("store: receipt: %w", err)
+	}
+	found := make([]uuid.UUID, 0, len(keys))
+	for hrows.Next() {
+		var v ReceiptView
+		if err := hrows.Scan(&v.ID, &v.Connector, &v.Caller, &v.Reference, &v.ReceivedAt); err != nil {
+			hrows.Close()
+			return nil, fmt.Errorf("store: receipt: %w", err)
+		}
+		if _, dup := out[v.ID]; !dup {
+			found = append(found, v.ID)
+		}
+		out[v.ID] = v
+	}
+	hrows.Close()
+	if err := hrows.Err(); err != nil {
+		return nil, fmt.Errorf("store: receipt: %w", err)
+	}
+	if len(found) == 0 {
+		return out, nil
+	}
+	rows, err := s.pool.Query(ctx, `SELECT m.receipt_id, m.fact_index, m.message_index, m.message_id, m.outcome, m.current_id,
 			coalesce(m.quarantine_id, 0), coalesce(q.reason, ''), m.fact_system, m.fact_ref, m.fact_version,
 			o.id IS NOT NULL, o.id IS NOT NULL AND (s.seq IS NULL OR s.published_at IS NOT NULL),
 			d.destination, d.status, d.updated_at, d.receipt, d.last_error,
@@ -166,34 +237,45 @@ func (s *Store) Receipt(ctx context.Context, connector, caller string, id uuid.U
 		LEFT JOIN outbox o ON o.id = m.message_id AND m.outcome IN ('accepted', 'duplicate')
 		LEFT JOIN outbox_state s ON s.seq = o.seq
 		LEFT JOIN deliveries d ON d.message_id = o.id
-		WHERE m.receipt_id = $1
-		ORDER BY m.fact_index, m.message_index, d.destination`, id)
+		WHERE m.receipt_id = ANY($1::uuid[])
+		ORDER BY m.receipt_id, m.fact_index, m.message_index, d.destination`, found)
 	if err != nil {
-		return v, fmt.Errorf("store: receipt messages: %w", err)
+		return nil, fmt.Errorf("store: receipt messages: %w", err)
 	}
 	defer rows.Close()
+	var (
+		cur  ReceiptView // the receipt being read, written back to out when the next one begins
+		open bool
+	)
 	for rows.Next() {
+		var rid uuid.UUID
 		var m ReceiptMessageState
-		var cur *uuid.UUID
+		var curID *uuid.UUID
 		var sys, ref *string
 		var ver *int64
 		var dest, status, lastErr *string
 		var updated *time.Time
 		var receipt []byte
 		var dq *int64
-		if err := rows.Scan(&m.FactIndex, &m.MessageIndex, &m.MessageID, &m.Outcome, &cur, &m.QuarantineID, &m.QuarantineReason,
+		if err := rows.Scan(&rid, &m.FactIndex, &m.MessageIndex, &m.MessageID, &m.Outcome, &curID, &m.QuarantineID, &m.QuarantineReason,
 			&sys, &ref, &ver, &m.InOutbox, &m.Published, &dest, &status, &updated, &receipt, &lastErr, &dq); err != nil {
-			return v, fmt.Errorf("store: receipt messages: %w", err)
+			return nil, fmt.Errorf("store: receipt messages: %w", err)
 		}
-		if cur != nil {
-			m.Current = *cur
+		if !open || cur.ID != rid {
+			if open {
+				out[cur.ID] = cur
+			}
+			cur, open = out[rid], true
+		}
+		if curID != nil {
+			m.Current = *curID
 		}
 		if sys != nil && ref != nil && ver != nil {
 			m.Fact = &canonical.FactID{System: *sys, Ref: *ref, Version: *ver}
 		}
-		n := len(v.Messages)
-		if n == 0 || v.Messages[n-1].FactIndex != m.FactIndex || v.Messages[n-1].MessageIndex != m.MessageIndex {
-			v.Messages = append(v.Messages, m)
+		n := len(cur.Messages)
+		if n == 0 || cur.Messages[n-1].FactIndex != m.FactIndex || cur.Messages[n-1].MessageIndex != m.MessageIndex {
+			cur.Messages = append(cur.Messages, m)
 			n++
 		}
 		if dest != nil {
@@ -204,13 +286,16 @@ func (s *Store) Receipt(ctx context.Context, connector, caller string, id uuid.U
 			if dq != nil {
 				d.QuarantineID = *dq
 			}
-			v.Messages[n-1].Deliveries = append(v.Messages[n-1].Deliveries, d)
+			cur.Messages[n-1].Deliveries = append(cur.Messages[n-1].Deliveries, d)
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return v, fmt.Errorf("store: receipt messages: %w", err)
+		return nil, fmt.Errorf("store: receipt messages: %w", err)
 	}
-	return v, nil
+	if open {
+		out[cur.ID] = cur
+	}
+	return out, nil
 }
 
 func deref(s *string) string {
