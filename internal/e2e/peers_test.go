@@ -39,7 +39,7 @@ type peers struct {
 func startPeers(tb testing.TB) *peers {
 	tb.Helper()
 	p := &peers{secret: fmt.Sprint("peers-", time.Now().UnixNano())}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestPeersProcess$", "-test.count=1", "-test.timeout=0")
+	cmd := exec.Command(os.Args[0], "-test.run=^$", "-test.timeout=0")
 	cmd.Env = append(os.Environ(), peersEnv+"=1", "PASSERELLE_E2E_PEERS_SECRET="+p.secret)
 	if os.Getenv("GOGC") == "" {
 		// The peers keep everything (2,000,000 records and items hold gigabytes): a
@@ -109,15 +109,27 @@ func (p *peers) cpu(tb testing.TB) time.Duration {
 // every Linux architecture Go supports.
 const clockTicks = 100
 
-// TestPeersProcess is the peers' process of startPeers (skipped otherwise): it serves
-// the broker and the simulator, prints their addresses and runs until its stdin ends.
-func TestPeersProcess(t *testing.T) {
-	if os.Getenv(peersEnv) == "" {
-		t.Skip("the helper process of the benchmarks' peers (startPeers)")
+// TestMain makes this test binary, run again by startPeers with peersEnv set, the
+// peers' process instead of the tests.
+func TestMain(m *testing.M) {
+	if os.Getenv(peersEnv) != "" {
+		if err := servePeers(); err != nil {
+			fmt.Fprintln(os.Stderr, "peers:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
 	}
+	os.Exit(m.Run())
+}
+
+// servePeers serves the broker and the simulator, prints their addresses and runs
+// until its stdin ends.
+func servePeers() error {
 	emb, err := bus.StartEmbedded(context.Background(), bus.EmbeddedOptions{Addr: "127.0.0.1:0",
 		GroupMinSessionTimeout: time.Second})
-	require.NoError(t, err)
+	if err != nil {
+		return err
+	}
 	defer emb.Close()
 	srv := prismesim.New(prismesim.Options{Seed: 11, MaxRequests: 10_000, Clients: []prismesim.Client{{ID: "passerelle-demo",
 		Secret: os.Getenv("PASSERELLE_E2E_PEERS_SECRET"), Scopes: []string{prismesim.ScopeEcriture, prismesim.ScopeLecture}}}})
@@ -125,6 +137,7 @@ func TestPeersProcess(t *testing.T) {
 	defer ts.Close()
 	fmt.Printf("PEERS %s %s\n", emb.Addrs()[0], ts.URL)
 	_, _ = io.Copy(io.Discard, os.Stdin)
+	return nil
 }
 
 // withBrokers makes the configuration yml use the Kafka brokers given rather than an
