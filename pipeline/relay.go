@@ -93,15 +93,7 @@ func (r *Relay) lead(ctx context.Context, lease *store.Lease) error {
 		sweeping := false
 		if err == nil && len(rows) == 0 && time.Since(lastSweep) > r.SweepEvery {
 			lastSweep = time.Now()
-			// First what only lacks its settlement, then what a destination still
-			// waits for.
-			var n int64
-			if n, err = r.Store.SettleIdle(ctx, r.SweepAge, 10*r.Batch); err == nil && n > 0 {
-				r.Log.Info("relay: settled messages every destination had recorded", logging.Count(int(n)))
-			}
-			if err == nil {
-				rows, err = r.Store.Unsettled(ctx, r.SweepAge, r.Batch)
-			}
+			rows, err = r.Store.Unsettled(ctx, r.SweepAge, r.Batch)
 			sweeping = true
 		}
 		if err != nil {

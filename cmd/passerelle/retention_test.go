@@ -16,7 +16,10 @@ func TestRetentionCommand(t *testing.T) {
 	require.NoError(t, err)
 	defer st.Close()
 	_, m := seedPerson(t, st)
-	_, err = st.Pool().Exec(t.Context(), `UPDATE outbox_state SET settled_at = now() - interval '31 days'`)
+	// Accepted and delivered 31 days ago.
+	_, err = st.Pool().Exec(t.Context(), `UPDATE outbox SET accepted_at = now() - interval '31 days'`)
+	require.NoError(t, err)
+	_, err = st.Pool().Exec(t.Context(), `UPDATE deliveries SET updated_at = now() - interval '31 days'`)
 	require.NoError(t, err)
 	t.Setenv("PASSERELLE_OPERATOR", "alice")
 

@@ -212,9 +212,6 @@ func TestRetention(t *testing.T) {
 		t.Helper()
 		_, err := s.pool.Exec(ctx, `UPDATE outbox SET accepted_at = now() - $2::interval WHERE fact_ref = $1`, ref, interval)
 		require.NoError(t, err)
-		_, err = s.pool.Exec(ctx, `UPDATE outbox_state s SET settled_at = now() - $2::interval FROM outbox o
-			WHERE o.fact_ref = $1 AND s.seq = o.seq`, ref, interval)
-		require.NoError(t, err)
 		_, err = s.pool.Exec(ctx, `UPDATE deliveries SET updated_at = now() - $2::interval WHERE fact_ref = $1`, ref, interval)
 		require.NoError(t, err)
 		_, err = s.pool.Exec(ctx, `UPDATE quarantine SET last_failed_at = now() - $2::interval WHERE fact_ref = $1`, ref, interval)

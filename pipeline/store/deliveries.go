@@ -78,8 +78,9 @@ type DeliveryOutcome struct {
 }
 
 // RecordDeliveries records outcomes in one transaction: delivery rows, quarantine rows
-// for permanent failures, settled outbox rows and the audit. Only after it returns may
-// the consumer commit the Kafka offsets.
+// for permanent failures and the audit. Only after it returns may the consumer commit
+// the Kafka offsets. A message whose deliveries are no longer pending is settled: no
+// other row says so.
 func (s *Store) RecordDeliveries(ctx context.Context, outs []DeliveryOutcome) error {
 	if len(outs) == 0 {
 		return nil
@@ -170,30 +171,6 @@ func (s *Store) RecordDeliveries(ctx context.Context, outs []DeliveryOutcome) er
 	})
 	if err != nil {
 		return fmt.Errorf("store: record deliveries: %w", err)
-	}
-	ids := make([]uuid.UUID, len(outs))
-	for i, o := range outs {
-		ids[i] = o.MessageID
-	}
-	return s.settle(ctx, ids)
-}
-
-// settle records as settled the messages of ids that no destination is still pending
-// for. It runs after the outcomes committed, in a statement of its own: inside their
-// transaction its row locks were held while the audit append waited for the chain's
-// lock, and the relay, marking the same rows published, waited behind them (22 ms per
-// settlement in the whole-path benchmark, most of it waiting). A settlement lost to a
-// crash in between, or to two destinations' outcomes committing at the same moment
-// (each seeing the other's delivery still pending), is made by the relay's sweep
-// (SettleIdle). A retry of the outcomes (the caller's, on this error) changes no
-// delivery twice.
-func (s *Store) settle(ctx context.Context, ids []uuid.UUID) error {
-	if _, err := s.pool.Exec(ctx, `UPDATE outbox_state SET settled_at = now()
-		FROM (SELECT s.seq FROM outbox o JOIN outbox_state s ON s.seq = o.seq
-			WHERE o.id = ANY($1) AND s.settled_at IS NULL
-			AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.message_id = o.id AND d.status = 'pending')`+lockStateBySeq+`) l
-		WHERE outbox_state.seq = l.seq`, ids); err != nil {
-		return fmt.Errorf("store: settle: %w", err)
 	}
 	return nil
 }

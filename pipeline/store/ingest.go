@@ -190,14 +190,12 @@ func (s *Store) ingestTx(ctx context.Context, tx pgx.Tx, b IngestBatch) (IngestR
 		if b.Targets != nil {
 			targets = b.Targets(m.Type)
 		}
-		var settled any
-		if len(targets) == 0 {
-			settled = now // nowhere to go: settled at once, still published for the record
-		}
 		id := res.Outcomes[i].ID
 		outRows = append(outRows, []any{seqs[k], id, m.Type, m.Subject, m.Source, m.DataSchema, b.Connector,
 			m.FactSystem, m.FactRef, m.FactVersion, m.Time, []byte(m.Data), hashes[i], now})
-		stateRows = append(stateRows, []any{seqs[k], settled})
+		// With no target it has nowhere to go, so no pending delivery: settled at
+		// once, still published for the record.
+		stateRows = append(stateRows, []any{seqs[k]})
 		key := m.IdempotencyKey()
 		for _, t := range targets {
 			delRows = append(delRows, []any{id, t.Destination, t.Route, m.FactSystem, m.FactRef, m.FactVersion, key, now, now})
@@ -210,7 +208,7 @@ func (s *Store) ingestTx(ctx context.Context, tx pgx.Tx, b IngestBatch) (IngestR
 			pgx.CopyFromRows(outRows)); err != nil {
 			return res, fmt.Errorf("outbox: %w", err)
 		}
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"outbox_state"}, []string{"seq", "settled_at"},
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"outbox_state"}, []string{"seq"},
 			pgx.CopyFromRows(stateRows)); err != nil {
 			return res, fmt.Errorf("outbox state: %w", err)
 		}

@@ -58,13 +58,17 @@ func (s *Store) Unpublished(ctx context.Context, limit int) ([]OutboxMessage, er
 	return out, nil
 }
 
-// Unsettled returns up to limit rows published more than age ago that some destination
-// has still not recorded an outcome for: the sweeper publishes them again, since a
-// broker may have lost them.
+// Unsettled returns up to limit messages published more than age ago that some
+// destination has still not recorded an outcome for, in acceptance order: the sweeper
+// publishes them again, since a broker may have lost them. A message is unsettled while
+// one of its deliveries is pending, so they are found from the pending deliveries (a
+// small partial index: what is in flight), not from the outbox, which holds every
+// message until retention.
 func (s *Store) Unsettled(ctx context.Context, age time.Duration, limit int) ([]OutboxMessage, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+outboxColumnsOf+` FROM outbox_state s JOIN outbox o ON o.seq = s.seq
-		WHERE s.settled_at IS NULL AND s.published_at IS NOT NULL AND s.published_at < now() - $1::interval AND o.data IS NOT NULL
-		ORDER BY s.published_at LIMIT $2`, age.String(), limit)
+	rows, err := s.pool.Query(ctx, `SELECT `+outboxColumnsOf+` FROM outbox o JOIN outbox_state s ON s.seq = o.seq
+		WHERE o.id IN (SELECT d.message_id FROM deliveries d WHERE d.status = 'pending' AND d.created_at < now() - $1::interval)
+		AND s.published_at < now() - $1::interval AND o.data IS NOT NULL
+		ORDER BY o.seq LIMIT $2`, age.String(), limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: unsettled: %w", err)
 	}
@@ -75,33 +79,13 @@ func (s *Store) Unsettled(ctx context.Context, age time.Duration, limit int) ([]
 	return out, nil
 }
 
-// SettleIdle records as settled the messages published more than age ago that no
-// destination is still pending for: the settlements RecordDeliveries could not make
-// (a crash between the outcomes and their settlement, or two destinations' outcomes
-// committing at once). The relay's sweep runs it before it publishes again what is
-// still unsettled, so that only messages some destination still waits for go again.
-// It returns how many it settled.
-func (s *Store) SettleIdle(ctx context.Context, age time.Duration, limit int) (int64, error) {
-	tag, err := s.pool.Exec(ctx, `UPDATE outbox_state SET settled_at = now()
-		FROM (SELECT s.seq FROM outbox_state s JOIN outbox o ON o.seq = s.seq
-			WHERE s.settled_at IS NULL AND s.published_at IS NOT NULL AND s.published_at < now() - $1::interval
-			AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.message_id = o.id AND d.status = 'pending')
-			ORDER BY s.seq LIMIT $2 FOR UPDATE OF s) l
-		WHERE outbox_state.seq = l.seq`, age.String(), limit)
-	if err != nil {
-		return 0, fmt.Errorf("store: settle idle: %w", err)
-	}
-	return tag.RowsAffected(), nil
-}
-
 // lockStateBySeq is the one order in which statements touching several outbox_state
-// rows lock them: by seq. The relay marks rows published while the deliverers settle
-// some of the same rows (a consumer may deliver a message before the relay has
-// recorded its acknowledgement); each statement locking its rows in an order of its
-// own (the seq index for one, the message id for the other) deadlocked, as an
-// end-to-end test saw. The statements select their rows through this, sorted, then
-// update them. Retention locks the state rows the same way before it purges their
-// outbox rows' payloads.
+// rows lock them: by seq. The relay marks rows published while a replay or a
+// reconciliation sends some of the same rows back to it, and retention purges their
+// payloads; statements locking their rows in orders of their own (the seq index for
+// one, the message id for another) deadlocked, as an end-to-end test saw when the
+// deliverers still settled these rows. The statements select their rows through this,
+// sorted, then update them.
 const lockStateBySeq = ` ORDER BY s.seq FOR UPDATE OF s`
 
 // MarkPublished records that the broker acknowledged these rows.
@@ -133,8 +117,8 @@ func (s *Store) Message(ctx context.Context, id uuid.UUID) (*canonical.Message, 
 	return out[0].Message, nil
 }
 
-// Backlog counts what is waiting: outbox rows not yet published or not yet settled,
-// and pending deliveries.
+// Backlog counts what is waiting: outbox rows not yet published, messages not yet
+// settled (some delivery pending), and pending deliveries.
 type Backlog struct {
 	Unpublished int64
 	Unsettled   int64
@@ -144,7 +128,8 @@ type Backlog struct {
 // Backlog reports the current backlog.
 func (s *Store) Backlog(ctx context.Context) (Backlog, error) {
 	b := Backlog{Pending: map[string]int64{}}
-	if err := s.pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE published_at IS NULL), count(*) FILTER (WHERE settled_at IS NULL) FROM outbox_state`).
+	if err := s.pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM outbox_state WHERE published_at IS NULL),
+		(SELECT count(DISTINCT message_id) FROM deliveries WHERE status = 'pending')`).
 		Scan(&b.Unpublished, &b.Unsettled); err != nil {
 		return b, fmt.Errorf("store: backlog: %w", err)
 	}
@@ -190,7 +175,7 @@ func (s *Store) QuarantineUnpublishable(ctx context.Context, msgs []*canonical.M
 				WHERE message_id = $1 AND status = 'pending'`, id, reason); err != nil {
 				return err
 			}
-			if _, err := tx.Exec(ctx, `UPDATE outbox_state s SET published_at = now(), settled_at = now()
+			if _, err := tx.Exec(ctx, `UPDATE outbox_state s SET published_at = now()
 				FROM outbox o WHERE o.id = $1 AND s.seq = o.seq`, id); err != nil {
 				return err
 			}

@@ -127,7 +127,7 @@ func (s *Store) ReplayDelivery(ctx context.Context, q QuarantineItem, actor stri
 		if tag.RowsAffected() == 0 {
 			return fmt.Errorf("delivery of quarantine %d is no longer quarantined", q.ID)
 		}
-		if _, err := tx.Exec(ctx, `UPDATE outbox_state s SET settled_at = NULL, published_at = NULL
+		if _, err := tx.Exec(ctx, `UPDATE outbox_state s SET published_at = NULL
 			FROM outbox o WHERE o.id = $1 AND s.seq = o.seq`, q.MessageID); err != nil {
 			return err
 		}

@@ -94,7 +94,7 @@ func (s *Store) Redeliver(ctx context.Context, destination string, keys []string
 		if n == 0 {
 			return nil
 		}
-		if _, err := tx.Exec(ctx, `UPDATE outbox_state SET settled_at = NULL, published_at = NULL
+		if _, err := tx.Exec(ctx, `UPDATE outbox_state SET published_at = NULL
 			FROM (SELECT s.seq FROM outbox o JOIN outbox_state s ON s.seq = o.seq WHERE o.id = ANY($1)`+lockStateBySeq+`) l
 			WHERE outbox_state.seq = l.seq`, ids); err != nil {
 			return err

@@ -91,12 +91,13 @@ func (s *Store) ApplyRetention(ctx context.Context, p Retention, actor string, d
 			sql    string
 		}{
 			{&rep.OutboxPayloads, payloads, `UPDATE outbox SET data = NULL FROM (SELECT s.seq FROM outbox_state s JOIN outbox o ON o.seq = s.seq
-				WHERE s.settled_at < $1 AND o.data IS NOT NULL
-				AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.message_id = o.id AND d.status IN ('pending', 'quarantined'))` +
+				WHERE o.accepted_at < $1 AND o.data IS NOT NULL
+				AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.message_id = o.id
+					AND (d.status IN ('pending', 'quarantined') OR d.updated_at >= $1))` +
 				lockStateBySeq + `) l WHERE outbox.seq = l.seq RETURNING outbox.id, outbox.seq`},
 			{&rep.QuarantinedPayloads, quarantine, `UPDATE outbox SET data = NULL FROM (SELECT s.seq FROM outbox_state s JOIN outbox o ON o.seq = s.seq
-				WHERE s.settled_at < $1 AND o.data IS NOT NULL
-				AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.message_id = o.id AND d.status = 'pending')` +
+				WHERE o.accepted_at < $1 AND o.data IS NOT NULL
+				AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.message_id = o.id AND (d.status = 'pending' OR d.updated_at >= $1))` +
 				lockStateBySeq + `) l WHERE outbox.seq = l.seq RETURNING outbox.id, outbox.seq`},
 		} {
 			rows, err := tx.Query(ctx, st.sql, st.cutoff)

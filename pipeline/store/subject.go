@@ -140,11 +140,12 @@ func (s *Store) subjectFacts(ctx context.Context, exp *SubjectExport, withData b
 	if err != nil {
 		return err
 	}
-	// A fact's settlement time is kept with its payload: once retention purged the
-	// payload, its deliveries' times say when each destination recorded its outcome.
+	// A fact is settled when none of its deliveries is pending any more, at its last
+	// outcome (at its acceptance when no route carries it).
 	rows, err = s.pool.Query(ctx, `SELECT o.id, o.type, o.source, o.connector, o.fact_system, o.fact_ref, o.fact_version, o.event_time,
-		o.accepted_at, s.settled_at, o.data IS NULL, CASE WHEN $2 THEN o.data END
-		FROM outbox o LEFT JOIN outbox_state s ON s.seq = o.seq
+		o.accepted_at, CASE WHEN NOT d.pending THEN greatest(o.accepted_at, d.last) END, o.data IS NULL, CASE WHEN $2 THEN o.data END
+		FROM outbox o CROSS JOIN LATERAL (SELECT coalesce(bool_or(x.status = 'pending'), false) AS pending, max(x.updated_at) AS last
+			FROM deliveries x WHERE x.message_id = o.id) d
 		WHERE o.subject = ANY($1) ORDER BY o.accepted_at, o.seq`, exp.Persons, withData)
 	if err != nil {
 		return err

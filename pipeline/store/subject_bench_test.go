@@ -24,7 +24,7 @@ func BenchmarkExportSubject(b *testing.B) {
 		 SELECT g, md5('m' || g)::uuid, 'fr.justice.measure.v1', 'person-' || (g % 100000), '/connectors/appi', 'urn:passerelle:schema:measure:v1',
 		        'appi', 'APPI', 'mesure/' || g, 1, now(), convert_to('{"v":' || g || '}', 'UTF8'), '\x00'
 		 FROM generate_series(1, 500000) g`,
-		`INSERT INTO outbox_state (seq, published_at, publish_count, settled_at) SELECT g, now(), 1, now() FROM generate_series(1, 500000) g`,
+		`INSERT INTO outbox_state (seq, published_at, publish_count) SELECT g, now(), 1 FROM generate_series(1, 500000) g`,
 		`INSERT INTO deliveries (message_id, destination, route, fact_system, fact_ref, fact_version, status, attempts, idempotency_key, receipt)
 		 SELECT md5('m' || g)::uuid, d, 'appi-to-' || d, 'APPI', 'mesure/' || g, 1, 'delivered', 1, 'k' || g, '{"id":"r"}'
 		 FROM generate_series(1, 500000) g, (VALUES ('prisme'), ('archive')) AS t(d)`,
