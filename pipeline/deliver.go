@@ -366,7 +366,8 @@ func (d *Deliverer) handle(ctx context.Context, w *work, br *breaker, recent map
 		out.Status = store.StatusSuperseded
 		return nil
 	}
-	raw, _ := json.Marshal(m)
+	// The original message, kept in quarantine for a replay: encoded only on that way.
+	raw := func() []byte { b, _ := json.Marshal(m); return b }
 	var pol interface{ Apply([]byte) ([]byte, error) }
 	if route != nil {
 		if p := route.Policies[m.Type]; p != nil {
@@ -374,12 +375,12 @@ func (d *Deliverer) handle(ctx context.Context, w *work, br *breaker, recent map
 		}
 	}
 	if pol == nil {
-		out.Status, out.Error, out.Raw = store.StatusQuarantined, fmt.Sprintf("route %q does not carry %s to %s any more", st.Route, m.Type, d.Destination), raw
+		out.Status, out.Error, out.Raw = store.StatusQuarantined, fmt.Sprintf("route %q does not carry %s to %s any more", st.Route, m.Type, d.Destination), raw()
 		return nil
 	}
 	data, err := pol.Apply(m.Data)
 	if err != nil {
-		out.Status, out.Error, out.Raw = store.StatusQuarantined, "policy: "+err.Error(), raw
+		out.Status, out.Error, out.Raw = store.StatusQuarantined, "policy: "+err.Error(), raw()
 		return nil
 	}
 	filtered := *m
@@ -428,7 +429,7 @@ func (d *Deliverer) handle(ctx context.Context, w *work, br *breaker, recent map
 				return fmt.Errorf("%w: %s: %d of the last %d deliveries were refused; last reason: %w",
 					ErrDestinationStopped, d.Destination, br.failures(), br.size, err)
 			}
-			out.Status, out.Error, out.Raw = store.StatusQuarantined, err.Error(), raw
+			out.Status, out.Error, out.Raw = store.StatusQuarantined, err.Error(), raw()
 			w.took = time.Since(start)
 			return nil
 		default:
@@ -449,84 +450,123 @@ func (d *Deliverer) handle(ctx context.Context, w *work, br *breaker, recent map
 	}
 }
 
-// record writes outcomes in batches, then commits the offsets that are done.
+// recordBatch is the most outcomes recorded in one transaction; recordFlush is the
+// size at which a batch goes without waiting for FlushEvery.
+const (
+	recordBatch = 2048
+	recordFlush = 256
+)
+
+// record writes outcomes in batches, then commits the offsets that are done. Outcomes
+// are collected while the previous batch is being written: under load each batch holds
+// what arrived during the last transaction, so the lanes never wait for PostgreSQL's
+// commit, and one transaction, one audit append and one disk sync serve many outcomes
+// (with one batch at a time, the lanes waited for every commit, and the recorder was
+// the whole path's bottleneck).
 func (d *Deliverer) record(ctx context.Context, done <-chan *work, offsets *offsetTracker) {
+	// What the lanes already delivered is recorded within a bounded time after ctx
+	// ends; after that, it is redelivered (same idempotency keys) and recorded then.
+	fctx, fcancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer fcancel()
+	stop := context.AfterFunc(ctx, func() { time.AfterFunc(5*time.Second, fcancel) })
+	defer stop()
+
+	batches := make(chan []*work) // unbuffered: a batch is handed over when the writer is free
+	written := make(chan struct{})
+	go func() {
+		defer close(written)
+		for b := range batches {
+			d.flush(fctx, b, offsets)
+		}
+	}()
+	finish := func(batch []*work) {
+		if len(batch) > 0 {
+			batches <- batch
+		}
+		close(batches)
+		<-written
+	}
+
 	var batch []*work
+	ticked := false
 	ticker := time.NewTicker(d.FlushEvery)
 	defer ticker.Stop()
-	flush := func(ctx context.Context) {
-		if len(batch) == 0 {
-			return
-		}
-		var outs []store.DeliveryOutcome
-		for _, w := range batch {
-			if w.outcome != nil {
-				outs = append(outs, *w.outcome)
-			}
-		}
-		for {
-			// The outcome must be durable before the offset is committed; if the
-			// context ends first, the messages are redelivered and recorded then.
-			err := d.Store.RecordDeliveries(ctx, outs)
-			if err == nil {
-				break
-			}
-			if ctx.Err() != nil {
-				batch = nil
-				return
-			}
-			d.Log.Error("record deliveries", logging.Destination(d.Destination), zap.Error(err))
-			sleep(ctx, time.Second)
-		}
-		for _, w := range batch {
-			if w.outcome != nil {
-				d.Metrics.delivered(d.Destination, w.outcome.Route, w.outcome.Status, w.took)
-			}
-		}
-		if d.OnOutcome != nil {
-			for _, o := range outs {
-				d.OnOutcome(o.Status)
-			}
-		}
-		var commits []kafka.Message
-		for _, w := range batch {
-			commits = append(commits, offsets.done(w.km)...)
-		}
-		if len(commits) > 0 {
-			if err := d.Consumer.Commit(context.WithoutCancel(ctx), commits...); err != nil {
-				// After a rebalance another member owns the partition: it will see the
-				// recorded outcomes and skip these messages.
-				d.Log.Warn("commit offsets", logging.Destination(d.Destination), zap.Error(err))
-			}
-		}
-		batch = batch[:0]
-	}
 	for {
+		var out chan<- []*work
+		if len(batch) >= recordFlush || (ticked && len(batch) > 0) {
+			out = batches
+		}
+		in := done
+		if len(batch) >= recordBatch {
+			in = nil // full: the lanes wait for the writer
+		}
 		select {
-		case w, ok := <-done:
+		case w, ok := <-in:
 			if !ok {
-				flush(ctx)
+				finish(batch)
 				return
 			}
 			batch = append(batch, w)
-			if len(batch) >= 256 {
-				flush(ctx)
-			}
+		case out <- batch:
+			batch, ticked = nil, false
 		case <-ticker.C:
-			flush(ctx)
+			ticked = true
 		case <-ctx.Done():
-			// Record what the lanes already delivered, within a bounded time, then stop.
-			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			defer cancel()
 			for {
 				select {
 				case w := <-done:
 					batch = append(batch, w)
+					continue
 				default:
-					flush(fctx)
-					return
 				}
+				break
 			}
+			finish(batch)
+			return
+		}
+	}
+}
+
+// flush records the outcomes of batch, then commits the offsets that are done.
+func (d *Deliverer) flush(ctx context.Context, batch []*work, offsets *offsetTracker) {
+	var outs []store.DeliveryOutcome
+	for _, w := range batch {
+		if w.outcome != nil {
+			outs = append(outs, *w.outcome)
+		}
+	}
+	for {
+		// The outcome must be durable before the offset is committed; if the context
+		// ends first, the messages are redelivered and recorded then.
+		err := d.Store.RecordDeliveries(ctx, outs)
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		d.Log.Error("record deliveries", logging.Destination(d.Destination), zap.Error(err))
+		sleep(ctx, time.Second)
+	}
+	for _, w := range batch {
+		if w.outcome != nil {
+			d.Metrics.delivered(d.Destination, w.outcome.Route, w.outcome.Status, w.took)
+		}
+	}
+	if d.OnOutcome != nil {
+		for _, o := range outs {
+			d.OnOutcome(o.Status)
+		}
+	}
+	var commits []kafka.Message
+	for _, w := range batch {
+		commits = append(commits, offsets.done(w.km)...)
+	}
+	if len(commits) > 0 {
+		if err := d.Consumer.Commit(ctx, commits...); err != nil {
+			// After a rebalance another member owns the partition: it will see the
+			// recorded outcomes and skip these messages.
+			d.Log.Warn("commit offsets", logging.Destination(d.Destination), zap.Error(err))
 		}
 	}
 }
