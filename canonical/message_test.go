@@ -54,7 +54,7 @@ func TestNewMessageFillsTheEnvelope(t *testing.T) {
 
 	id, err := uuid.Parse(m.ID)
 	require.NoError(t, err)
-	assert.Equal(t, uuid.Version(4), id.Version())
+	assert.Equal(t, uuid.Version(7), id.Version())
 	assert.Equal(t, SpecVersion, m.SpecVersion)
 	assert.Equal(t, TypePenalRecord, m.Type)
 	assert.Equal(t, DataSchemaPenalRecord, m.DataSchema)

@@ -128,7 +128,7 @@ func (in *Ingester) Rectify(ctx context.Context, req RectifyRequest) (Rectified,
 		}
 	}
 	fact := canonical.FactID{System: prev.FactSystem, Ref: prev.FactRef, Version: prev.FactVersion + 1}
-	m := &canonical.Message{SpecVersion: canonical.SpecVersion, ID: uuid.NewString(), Source: prev.Source, Type: prev.Type,
+	m := &canonical.Message{SpecVersion: canonical.SpecVersion, ID: uuid.Must(uuid.NewV7()).String(), Source: prev.Source, Type: prev.Type,
 		Time: time.Now().UTC(), Subject: prev.Subject, DataSchema: prev.DataSchema, DataContentType: "application/json",
 		FactSystem: fact.System, FactRef: fact.Ref, FactVersion: fact.Version, Data: req.Data}
 	if err := in.Schemas.Validate(envelopeDoc(m, data)); err != nil {
