@@ -3,6 +3,7 @@ module passerelle
 go 1.26.0
 
 require (
+	github.com/buger/jsonparser v1.6.1
 	github.com/chromedp/chromedp v0.23.0
 	github.com/google/cel-go v0.31.0
 	github.com/google/uuid v1.6.0

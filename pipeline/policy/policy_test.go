@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"encoding/json"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -112,6 +113,38 @@ func TestHardRules(t *testing.T) {
 				}
 			}
 			assert.True(t, covered, "hard rule %q on %q has no case that fails when it is removed", r.why, r.path)
+		}
+	})
+}
+
+// BenchmarkApply compares the byte walk the deliverer runs with the tree filter it
+// replaced (decode into maps, filter, encode), on the penal record above and the
+// allow-list of TestApply.
+func BenchmarkApply(b *testing.B) {
+	p, err := Compile("fr.justice.penal-record.v1", Other, []string{
+		"committalNumber", "person.lastName", "person.firstNames", "person.identifiers.committalNumber",
+		"convictions[].offences[].natinf", "convictions[].sentences[].kind", "convictions[].sentences[].duration.years",
+	})
+	require.NoError(b, err)
+	data := []byte(penalRecord)
+	b.Run("bytes", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		for b.Loop() {
+			if _, err := p.Apply(data); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("tree", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		for b.Loop() {
+			var v map[string]any
+			if err := json.Unmarshal(data, &v); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := json.Marshal(filterObject(v, p.root)); err != nil {
+				b.Fatal(err)
+			}
 		}
 	})
 }
