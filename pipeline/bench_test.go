@@ -324,7 +324,7 @@ func BenchmarkWholePath(b *testing.B) {
 		waitEffects := func(n int, timeout time.Duration) {
 			b.Helper()
 			deadline := time.Now().Add(timeout)
-			for len(dest.Applied()) < n {
+			for dest.AppliedCount() < n {
 				select {
 				case err := <-exited:
 					log, _ := os.ReadFile(logFile)
@@ -333,7 +333,7 @@ func BenchmarkWholePath(b *testing.B) {
 				}
 				if time.Now().After(deadline) {
 					log, _ := os.ReadFile(logFile)
-					b.Fatalf("%d effects of %d after %s\n%s", len(dest.Applied()), n, timeout, tail(log, 3000))
+					b.Fatalf("%d effects of %d after %s\n%s", dest.AppliedCount(), n, timeout, tail(log, 3000))
 				}
 			}
 		}

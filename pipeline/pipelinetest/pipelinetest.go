@@ -149,6 +149,14 @@ func (d *Destination) count(f func()) {
 	d.mu.Unlock()
 }
 
+// AppliedCount returns how many effects happened, without copying them (a wait loop's
+// poll).
+func (d *Destination) AppliedCount() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.applied)
+}
+
 // Applied returns the effects in the order they happened.
 func (d *Destination) Applied() []Effect {
 	d.mu.Lock()
