@@ -141,7 +141,7 @@ func (d *Deliverer) Run(ctx context.Context) error {
 	// Each lane remembers the newest version of each fact it delivered: an outcome is
 	// recorded a few milliseconds after the delivery, and an older version of the same
 	// fact (same person, so same lane) must not slip through in between.
-	recent := make([]map[factKey]int64, d.Lanes)
+	recent := make([]*laneVersions, d.Lanes)
 	done := make(chan *work, 4*d.Lanes)
 	offsets := newOffsetTracker()
 	breaker := newBreaker(d.FailureWindow, d.FailureRatio)
@@ -149,16 +149,11 @@ func (d *Deliverer) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	for i := range lanes {
 		lanes[i] = make(chan *work, 64)
-		recent[i] = map[factKey]int64{}
+		recent[i] = newLaneVersions()
 		wg.Go(func() {
 			for w := range lanes[i] {
 				if ctx.Err() != nil {
 					continue // drain: not recorded, not committed, redelivered later
-				}
-				if len(recent[i]) > 100_000 {
-					// Older entries are long recorded in PostgreSQL, which the
-					// delivery-state check reads.
-					clear(recent[i])
 				}
 				if err := d.handle(ctx, w, breaker, recent[i]); err != nil {
 					cancel(err)
@@ -318,10 +313,48 @@ func (d *Deliverer) states(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]
 	}
 }
 
-// handle decides the outcome of one message, delivering it when it must be.
 type factKey struct{ system, ref string }
 
-func (d *Deliverer) handle(ctx context.Context, w *work, br *breaker, recent map[factKey]int64) error {
+// laneMemory is how many facts a generation of a lane's memory holds. An entry must
+// outlive the moment its outcome is recorded, and then every message of the lane whose
+// state was read before that moment: the recorder holds at most two batches of outcomes
+// unrecorded (2 × recordBatch, all lanes together) and a lane's queue 64 messages, so
+// every entry is looked at by those within fewer than 4,200 later deliveries of its
+// lane. After that the state read from PostgreSQL says a newer version was delivered.
+const laneMemory = 8192
+
+// laneVersions is a lane's memory of the newest version of each fact it delivered, in
+// two generations: when the current one is full it becomes the previous one, and the
+// one before is dropped. Each entry lives for at least laneMemory later deliveries,
+// and a lane holds at most twice that: at 2,000,000 APPI rows the memory had grown
+// with every fact a lane had seen (up to 100,000 a lane, then cleared at once, which
+// could drop an entry just made).
+type laneVersions struct{ cur, prev map[factKey]int64 }
+
+func newLaneVersions() *laneVersions {
+	return &laneVersions{cur: make(map[factKey]int64, laneMemory), prev: map[factKey]int64{}}
+}
+
+// newer reports whether the lane delivered a version of k newer than version.
+func (l *laneVersions) newer(k factKey, version int64) bool {
+	if v, ok := l.cur[k]; ok && v > version {
+		return true
+	}
+	v, ok := l.prev[k]
+	return ok && v > version
+}
+
+// delivered records that version of k was delivered.
+func (l *laneVersions) delivered(k factKey, version int64) {
+	if _, ok := l.cur[k]; !ok && len(l.cur) >= laneMemory {
+		l.prev, l.cur = l.cur, make(map[factKey]int64, laneMemory)
+	}
+	l.cur[k] = max(l.cur[k], l.prev[k], version)
+}
+
+// handle decides the outcome of one message, delivering it when it must be.
+
+func (d *Deliverer) handle(ctx context.Context, w *work, br *breaker, recent *laneVersions) error {
 	m := w.msg
 	if m == nil {
 		if w.err == nil {
@@ -362,7 +395,7 @@ func (d *Deliverer) handle(ctx context.Context, w *work, br *breaker, recent map
 		out.LegalBasis = route.LegalBasis
 	}
 	fk := factKey{m.FactSystem, m.FactRef}
-	if v, ok := recent[fk]; st.NewerDelivered || (ok && v > m.FactVersion) {
+	if st.NewerDelivered || recent.newer(fk, m.FactVersion) {
 		out.Status = store.StatusSuperseded
 		return nil
 	}
@@ -415,7 +448,7 @@ func (d *Deliverer) handle(ctx context.Context, w *work, br *breaker, recent map
 			}
 			out.Identifiers = w.links
 			out.Subject = m.Subject
-			recent[fk] = max(recent[fk], m.FactVersion)
+			recent.delivered(fk, m.FactVersion)
 			br.record(true)
 			return nil
 		case ctx.Err() != nil:
