@@ -641,7 +641,8 @@ func filterObject(obj map[string]any, n *node) map[string]any {
 
 // containsObject reports whether a leaf's value holds an object: a leaf path stands for
 // a scalar or an array of scalars, never for a whole subtree (which could carry fields
-// added later).
+// added later). It is holdsObject's twin on purpose: that one belongs to the oracle,
+// which must not share a bug with the filter it checks.
 func containsObject(v any) bool {
 	switch t := v.(type) {
 	case map[string]any:
