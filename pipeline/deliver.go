@@ -29,7 +29,8 @@ type Consumer interface {
 
 // ErrDestinationStopped is returned by Deliverer.Run when most recent deliveries failed
 // permanently: an outage of the destination (or a change of its contract) must not
-// fill the quarantine. An operator resumes the destination once it is understood.
+// fill the quarantine. The hub then pauses the destination's routes (Running.deliver),
+// and an operator resumes them once the cause is understood.
 var ErrDestinationStopped = errors.New("destination stopped")
 
 // Deliverer delivers one destination's messages: one consumer group, several lanes.

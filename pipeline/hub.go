@@ -68,6 +68,56 @@ func (r *Running) Stopped() map[string]string {
 	return out
 }
 
+// deliver runs d until ctx ends. When the destination stops (most recent deliveries
+// refused), every route to it is paused, with the reason, in PostgreSQL: the other hub
+// processes stop delivering there too, operators see why in `routes list`, the console
+// and /readyz, and what was not delivered waits, pending. Once an operator resumes a
+// route to it (`passerelle routes resume`), d runs again on a new consumer, from the
+// committed offsets, without a restart of the process.
+func (r *Running) deliver(ctx context.Context, d *Deliverer, cons *bus.Consumer, consumer func() (*bus.Consumer, error), log *zap.Logger) {
+	for {
+		err := d.Run(ctx)
+		_ = cons.Close()
+		if !errors.Is(err, ErrDestinationStopped) || ctx.Err() != nil {
+			return
+		}
+		r.mu.Lock()
+		r.stopped[d.Destination] = err.Error()
+		r.mu.Unlock()
+		if r.Controls == nil || len(d.Routes) == 0 {
+			return // nothing to resume it by: it stays stopped until a restart
+		}
+		for _, route := range d.Routes {
+			for {
+				_, perr := r.Controls.Set(ctx, ControlRoute, route, true, err.Error(), "hub (destination stopped)")
+				if perr == nil || ctx.Err() != nil {
+					break
+				}
+				log.Warn("pause the routes of a stopped destination", logging.Destination(d.Destination), zap.Error(perr))
+				sleep(ctx, time.Second)
+			}
+		}
+		for d.allPaused() && ctx.Err() == nil {
+			sleep(ctx, pausePoll)
+		}
+		for ctx.Err() == nil {
+			if cons, err = consumer(); err == nil {
+				break
+			}
+			log.Warn("consumer of a resumed destination", logging.Destination(d.Destination), zap.Error(err))
+			sleep(ctx, time.Second)
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		d.Consumer = cons
+		r.mu.Lock()
+		delete(r.stopped, d.Destination)
+		r.mu.Unlock()
+		log.Info("destination resumed", logging.Destination(d.Destination))
+	}
+}
+
 // Prepare compiles what does not need the network: the schemas and the routes. It
 // reports every problem of the configuration with its path.
 func Prepare(cfg *config.Config, instances map[string]*connectors.Instance) (*schemas.Registry, *Routing, error) {
@@ -158,12 +208,15 @@ func (h *Hub) Run(ctx context.Context) error {
 		for _, t := range dests[dest] {
 			topicsOf = append(topicsOf, bus.TopicFor(cfg.Kafka.TopicPrefix, t))
 		}
-		cons, err := bus.NewConsumer(ctx, bus.ConsumerConfig{
-			Brokers: brokers, Group: "passerelle.deliver." + dest, Topics: topicsOf,
-			SessionTimeout: cfg.Kafka.SessionTimeout, HeartbeatInterval: cfg.Kafka.HeartbeatInterval,
-			RebalanceTimeout: cfg.Kafka.RebalanceTimeout,
-			Logger:           log.Named("consumer").With(logging.Destination(dest)),
-		})
+		consumer := func() (*bus.Consumer, error) {
+			return bus.NewConsumer(ctx, bus.ConsumerConfig{
+				Brokers: brokers, Group: "passerelle.deliver." + dest, Topics: topicsOf,
+				SessionTimeout: cfg.Kafka.SessionTimeout, HeartbeatInterval: cfg.Kafka.HeartbeatInterval,
+				RebalanceTimeout: cfg.Kafka.RebalanceTimeout,
+				Logger:           log.Named("consumer").With(logging.Destination(dest)),
+			})
+		}
+		cons, err := consumer()
 		if err != nil {
 			return err
 		}
@@ -171,14 +224,7 @@ func (h *Hub) Run(ctx context.Context) error {
 			BackoffMin: cfg.Delivery.BackoffMin, BackoffMax: cfg.Delivery.BackoffMax, Timeout: cfg.Delivery.Timeout,
 			FailureWindow: cfg.Delivery.FailureWindow, FailureRatio: cfg.Delivery.FailureRatio,
 			Metrics: run.Metrics, Controls: run.Controls, Routes: routesTo(routing, dest)}
-		wg.Go(func() {
-			defer func() { _ = cons.Close() }()
-			if err := d.Run(ctx); errors.Is(err, ErrDestinationStopped) {
-				run.mu.Lock()
-				run.stopped[dest] = err.Error()
-				run.mu.Unlock()
-			}
-		})
+		wg.Go(func() { run.deliver(ctx, d, cons, consumer, log) })
 	}
 	for name, inst := range h.Instances {
 		if inst.Source == nil {

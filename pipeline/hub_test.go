@@ -191,7 +191,7 @@ func TestHubDeliversEveryFactOnceToAFaultyDestination(t *testing.T) {
 	})
 }
 
-func TestADestinationThatRefusesEverythingStopsInsteadOfFillingTheQuarantine(t *testing.T) {
+func TestADestinationThatRefusesEverythingStopsInsteadOfFillingTheQuarantineThenResumes(t *testing.T) {
 	r := startHub(t, 500, 500, pipelinetest.Faults{Refuse422: 1}, ", failureWindow: 20, failureRatio: 0.8")
 	waitFor(t, time.Minute, "the destination to stop", func() bool { return len(r.run.Stopped()) > 0 })
 	why := r.run.Stopped()["archive"]
@@ -211,6 +211,37 @@ func TestADestinationThatRefusesEverythingStopsInsteadOfFillingTheQuarantine(t *
 	_ = resp.Body.Close()
 	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
 	assert.Contains(t, string(body), "destination archive stopped")
+
+	// The stop is a pause of the destination's routes, with its reason, that every hub
+	// process honours and an operator lifts once the cause is mended: no restart.
+	var routes []string
+	for _, rt := range r.run.Routing.Routes() {
+		if rt.Destination == "archive" {
+			routes = append(routes, rt.Name)
+		}
+	}
+	require.NotEmpty(t, routes)
+	for _, route := range routes {
+		c, paused := r.run.Controls.Paused(pipeline.ControlRoute, route)
+		require.True(t, paused, "route %s paused by the stop", route)
+		assert.Contains(t, c.Reason, "deliveries were refused")
+	}
+	r.dest.SetFaults(pipelinetest.Faults{})
+	for _, route := range routes {
+		_, err := r.run.Controls.Set(t.Context(), pipeline.ControlRoute, route, false, "the destination's contract is mended", "alice")
+		require.NoError(t, err)
+	}
+	waitFor(t, 2*time.Minute, "every delivery to have an outcome after the resume", r.quiet)
+	assert.Empty(t, r.run.Stopped(), "running again")
+	// What the destination refused before the stop is in quarantine: replayed, it goes.
+	items, err = r.run.Store.ListQuarantine(t.Context(), store.QuarantineFilter{Stage: "deliver", Limit: 1000})
+	require.NoError(t, err)
+	for _, q := range items {
+		_, err := r.run.Replayer.Replay(t.Context(), q, "operator:alice")
+		require.NoError(t, err)
+	}
+	waitFor(t, 2*time.Minute, "everything delivered", r.settled)
+	assert.Empty(t, pipelinetest.Check(r.dest.Applied(), r.newest))
 	r.stop()
 }
 

@@ -28,8 +28,9 @@ delivered, each message once. Each act is audited with the operator's name
 		Short: "List the routes with their state, lag (pending deliveries) and legal basis",
 		Long: `Lists each route: its destination, its state (running, paused by an operator, or
 disabled in the configuration), its lag (deliveries accepted and still pending), what it
-delivered and quarantined, and the legal basis it transmits on. A destination stopped by
-its circuit breaker is known only to the hub process that saw it: see its /readyz.`,
+delivered and quarantined, and the legal basis it transmits on. A destination that
+refused most recent deliveries stops: the hub pauses its routes, with the reason, and
+"routes resume" starts them again once the cause is mended.`,
 		Args: cobraArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := openControl(cmd.Context(), cfgPath)
