@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"bytes"
 	"encoding/json"
 	"testing"
 
@@ -146,5 +147,59 @@ func BenchmarkApply(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
+	})
+}
+
+// FuzzApply checks the byte walk against the tree filter on any input: where the input
+// is a JSON object Apply keeps exactly what the tree filter keeps (compared decoded:
+// the walk keeps the input's order and spelling), and it refuses everything else
+// without panicking. Only an object naming a kept field twice may differ: the tree
+// keeps the last value, Apply refuses it.
+func FuzzApply(f *testing.F) {
+	p, err := Compile("fr.justice.penal-record.v1", Other, []string{
+		"committalNumber", "person.lastName", "person.firstNames", "person.identifiers.committalNumber",
+		"convictions[].offences[].natinf", "convictions[].sentences[].kind", "convictions[].sentences[].duration.years",
+	})
+	require.NoError(f, err)
+	for _, seed := range []string{
+		penalRecord, `{}`, `[]`, `null`, `"x"`, `{"person":null}`, `{"person":{"firstNames":[["a"],{"b":1}]}}`,
+		`{"committalNumber":1e400}`, `{"committalNumber":"a\"b\\u00e9"}`, `{"\u0063ommittalNumber":"escaped key"}`,
+		`{"convictions":[1,"x",{"offences":[{"natinf":"7875","label":"Vol"}]},null]}`,
+		`{"committalNumber":"1","committalNumber":"2"}`, `{"person":{"lastName":"A"}} trailing`, `{"a":`,
+	} {
+		f.Add([]byte(seed))
+	}
+	// Numbers stay json.Number: 1e400 is valid JSON that a float64 cannot hold.
+	decode := func(b []byte) (any, error) {
+		d := json.NewDecoder(bytes.NewReader(b))
+		d.UseNumber()
+		var v any
+		return v, d.Decode(&v)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		out, err := p.Apply(data)
+		if !json.Valid(data) {
+			require.Error(t, err, "invalid JSON is refused")
+			return
+		}
+		tree, derr := decode(data)
+		require.NoError(t, derr)
+		obj, isObject := tree.(map[string]any)
+		if !isObject {
+			require.Error(t, err, "only an object is filtered")
+			return
+		}
+		if err != nil {
+			require.Contains(t, err.Error(), "appears twice", "an object is refused only for a repeated field")
+			return
+		}
+		want, err := json.Marshal(filterObject(obj, p.root))
+		require.NoError(t, err)
+		require.True(t, json.Valid(out), "Apply writes valid JSON: %s", out)
+		got, err := decode(out)
+		require.NoError(t, err)
+		expected, err := decode(want)
+		require.NoError(t, err)
+		require.Equal(t, expected, got)
 	})
 }
