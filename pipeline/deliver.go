@@ -361,7 +361,6 @@ func (l *laneVersions) delivered(k factKey, version int64) {
 }
 
 // handle decides the outcome of one message, delivering it when it must be.
-
 func (d *Deliverer) handle(ctx context.Context, w *work, br *breaker, recent *laneVersions) error {
 	m := w.msg
 	if m == nil {
@@ -553,14 +552,14 @@ func (d *Deliverer) record(ctx context.Context, done <-chan *work, offsets *offs
 		case <-ticker.C:
 			ticked = true
 		case <-ctx.Done():
+		drain:
 			for {
 				select {
 				case w := <-done:
 					batch = append(batch, w)
-					continue
 				default:
+					break drain
 				}
-				break
 			}
 			finish(batch)
 			return
@@ -604,7 +603,14 @@ func (d *Deliverer) flush(ctx context.Context, batch []*work, offsets *offsetTra
 		commits = append(commits, offsets.done(w.km)...)
 	}
 	if len(commits) > 0 {
-		if err := d.Consumer.Commit(ctx, commits...); err != nil {
+		// Bounded: a commit kafka-go cannot hand to a live generation (a rebalance under
+		// way) would hold the recorder, and behind it every lane. Giving it up is
+		// harmless: a later commit of the partition covers these offsets, and a message
+		// delivered again finds its outcome recorded.
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := d.Consumer.Commit(cctx, commits...)
+		cancel()
+		if err != nil {
 			// After a rebalance another member owns the partition: it will see the
 			// recorded outcomes and skip these messages.
 			d.Log.Warn("commit offsets", logging.Destination(d.Destination), zap.Error(err))

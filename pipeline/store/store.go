@@ -54,8 +54,8 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		}
 	}
 	// Message ids are google/uuid values. pgx encodes them as driver.Valuers (each one
-	// formatted to a string, then parsed back), a tenth of the hub's encoding work in
-	// the whole-path benchmark; registered, they go as their 16 bytes.
+	// formatted to a string, then parsed back): two thirds of pgx's encoding, 4 % of the
+	// hub's CPU in the whole-path profile. Registered, they go as their 16 bytes.
 	cfg.AfterConnect = func(_ context.Context, conn *pgx.Conn) error {
 		pgxuuid.Register(conn.TypeMap())
 		return nil
