@@ -55,8 +55,6 @@ type Deliverer struct {
 	FailureRatio  float64
 	// FlushEvery bounds how long an outcome waits to be recorded. Default 10ms.
 	FlushEvery time.Duration
-	// OnOutcome, when set, is called after each outcome is recorded (metrics, tests).
-	OnOutcome func(status string)
 	// Metrics, when set, count outcomes, latency, retries and consumer lag.
 	Metrics *Metrics
 	// Controls, when set, pause routes: the deliverer stops fetching while every route
@@ -570,15 +568,18 @@ func (d *Deliverer) record(ctx context.Context, done <-chan *work, offsets *offs
 // flush records the outcomes of batch, then commits the offsets that are done.
 func (d *Deliverer) flush(ctx context.Context, batch []*work, offsets *offsetTracker) {
 	var outs []store.DeliveryOutcome
+	var took []time.Duration
 	for _, w := range batch {
 		if w.outcome != nil {
-			outs = append(outs, *w.outcome)
+			outs, took = append(outs, *w.outcome), append(took, w.took)
 		}
 	}
+	var recorded []bool
 	for {
 		// The outcome must be durable before the offset is committed; if the context
 		// ends first, the messages are redelivered and recorded then.
-		err := d.Store.RecordDeliveries(ctx, outs)
+		var err error
+		recorded, err = d.Store.RecordDeliveries(ctx, outs)
 		if err == nil {
 			break
 		}
@@ -588,15 +589,14 @@ func (d *Deliverer) flush(ctx context.Context, batch []*work, offsets *offsetTra
 		d.Log.Error("record deliveries", logging.Destination(d.Destination), zap.Error(err))
 		sleep(ctx, time.Second)
 	}
-	for _, w := range batch {
-		if w.outcome != nil {
-			d.Metrics.delivered(d.Destination, w.outcome.Route, w.outcome.Status, w.took)
+	// Only the outcomes that changed a delivery count: one delivered again (after a
+	// rebalance) found its first outcome recorded, and counting it would make the
+	// metrics say more outcomes than messages.
+	for i, o := range outs {
+		if !recorded[i] {
+			continue
 		}
-	}
-	if d.OnOutcome != nil {
-		for _, o := range outs {
-			d.OnOutcome(o.Status)
-		}
+		d.Metrics.delivered(d.Destination, o.Route, o.Status, took[i])
 	}
 	var commits []kafka.Message
 	for _, w := range batch {

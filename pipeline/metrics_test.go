@@ -103,8 +103,18 @@ func TestMetricsMoveDuringAFlowAndCarryNoPersonalData(t *testing.T) {
 	defer r.stop()
 	lines, _ := pipelinetest.Facts(600, 150, 1) // the same lines startHub wrote
 	first := scrape(t, r.run.HTTPAddr)
-	waitFor(t, 2*time.Minute, "every delivery to have an outcome", r.quiet)
-	last := scrape(t, r.run.HTTPAddr)
+	dest := map[string]string{"destination": "archive", "route": "measures-to-archive"}
+	var last map[string]*dto.MetricFamily
+	// The counters move just after the outcomes are committed: wait until they have
+	// caught up with what PostgreSQL says (an overcount ends the wait too, and fails).
+	waitFor(t, 2*time.Minute, "every delivery to have an outcome, and the metrics to count it", func() bool {
+		if !r.quiet() {
+			return false
+		}
+		last = scrape(t, r.run.HTTPAddr)
+		return sample(last, "passerelle_deliveries_total", dest) >=
+			sample(last, "passerelle_facts_in_total", map[string]string{"source": "appi-export", "outcome": "accepted"})
+	})
 
 	src := map[string]string{"source": "appi-export"}
 	accepted := sample(last, "passerelle_facts_in_total", map[string]string{"source": "appi-export", "outcome": "accepted"})
@@ -114,7 +124,6 @@ func TestMetricsMoveDuringAFlowAndCarryNoPersonalData(t *testing.T) {
 	assert.InDelta(t, 600, sample(last, "passerelle_facts_in_total", src), 0, "every line is counted once")
 	assert.Greater(t, sample(last, "passerelle_facts_in_total", src), sample(first, "passerelle_facts_in_total", src))
 
-	dest := map[string]string{"destination": "archive", "route": "measures-to-archive"}
 	delivered := sample(last, "passerelle_deliveries_total", map[string]string{"destination": "archive", "outcome": "delivered"})
 	quarantined := sample(last, "passerelle_deliveries_total", map[string]string{"destination": "archive", "outcome": "quarantined"})
 	assert.Positive(t, delivered)

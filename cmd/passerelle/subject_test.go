@@ -35,8 +35,10 @@ func seedPerson(t *testing.T, st *store.Store) (string, *canonical.Message) {
 			return []store.Target{{Route: "measures-to-archive", Destination: "archive", LegalBasis: "Test — operator commands"}}
 		}})
 	require.NoError(t, err)
-	require.NoError(t, st.RecordDeliveries(ctx, []store.DeliveryOutcome{{MessageID: uuid.MustParse(m.ID), Destination: "archive",
-		Route: "measures-to-archive", LegalBasis: "Test — operator commands", Status: store.StatusDelivered, Attempts: 1, ReceiptRef: "R-77"}}))
+	recorded, err := st.RecordDeliveries(ctx, []store.DeliveryOutcome{{MessageID: uuid.MustParse(m.ID), Destination: "archive",
+		Route: "measures-to-archive", LegalBasis: "Test — operator commands", Status: store.StatusDelivered, Attempts: 1, ReceiptRef: "R-77"}})
+	require.NoError(t, err)
+	require.Equal(t, []bool{true}, recorded)
 	return ids[0], m
 }
 
@@ -159,8 +161,10 @@ func TestSubjectRectifyCommand(t *testing.T) {
 			return []store.Target{{Route: "measures-to-archive", Destination: "archive"}}
 		}})
 	require.NoError(t, err)
-	require.NoError(t, st.RecordDeliveries(t.Context(), []store.DeliveryOutcome{{MessageID: uuid.MustParse(m.ID), Destination: "archive",
-		Route: "measures-to-archive", Status: store.StatusDelivered, Attempts: 1}}))
+	recorded, err := st.RecordDeliveries(t.Context(), []store.DeliveryOutcome{{MessageID: uuid.MustParse(m.ID), Destination: "archive",
+		Route: "measures-to-archive", Status: store.StatusDelivered, Attempts: 1}})
+	require.NoError(t, err)
+	require.Equal(t, []bool{true}, recorded)
 	t.Setenv("PASSERELLE_OPERATOR", "alice")
 	dir := t.TempDir()
 	write := func(name string, data map[string]any) string {

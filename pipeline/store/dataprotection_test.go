@@ -108,13 +108,13 @@ func TestSubjectExport(t *testing.T) {
 	_, err = s.Ingest(ctx, s.pool, IngestBatch{Connector: "appi", Messages: []*canonical.Message{m1, m2, m3}, Targets: targets})
 	require.NoError(t, err)
 	id1, id2 := uuid.MustParse(m1.ID), uuid.MustParse(m2.ID)
-	require.NoError(t, s.RecordDeliveries(ctx, []DeliveryOutcome{
+	record(t, s, []DeliveryOutcome{
 		{MessageID: id1, Destination: "prisme", Route: "appi-to-prisme", LegalBasis: "CPP R57-4 — suivi", Status: StatusDelivered,
 			Attempts: 1, Receipt: json.RawMessage(`{"dossierId":"D-1"}`), ReceiptRef: "R-1"},
 		{MessageID: id1, Destination: "archive", Route: "appi-to-archive", LegalBasis: "x", Status: StatusDelivered, Attempts: 2, ReceiptRef: "R-2"},
 		{MessageID: id2, Destination: "prisme", Route: "appi-to-prisme", LegalBasis: "CPP R57-4 — suivi", Status: StatusQuarantined,
 			Attempts: 1, Error: "prisme: 422 /personne/dateNaissance: format", Raw: []byte(`{}`)},
-	}))
+	})
 
 	exp, err := s.ExportSubject(ctx, SubjectQuery{System: "APPI", Value: "202300000001"}, "operator:alice")
 	require.NoError(t, err)
@@ -183,9 +183,9 @@ func TestRetention(t *testing.T) {
 	_, err := s.Ingest(ctx, s.pool, IngestBatch{Connector: "appi", Messages: []*canonical.Message{old}, Targets: targets})
 	require.NoError(t, err)
 	oldID := uuid.MustParse(old.ID)
-	require.NoError(t, s.RecordDeliveries(ctx, []DeliveryOutcome{
+	record(t, s, []DeliveryOutcome{
 		{MessageID: oldID, Destination: "prisme", Status: StatusDelivered, Receipt: json.RawMessage(`{"r":1}`), ReceiptRef: "R-old"},
-		{MessageID: oldID, Destination: "archive", Status: StatusDelivered}}))
+		{MessageID: oldID, Destination: "archive", Status: StatusDelivered}})
 	s.now = real
 
 	ms := map[string]*canonical.Message{}
@@ -207,7 +207,7 @@ func TestRetention(t *testing.T) {
 		}
 		outs = append(outs, prisme, DeliveryOutcome{MessageID: uuid.MustParse(m.ID), Destination: "archive", Status: StatusDelivered})
 	}
-	require.NoError(t, s.RecordDeliveries(ctx, outs))
+	record(t, s, outs)
 	age := func(ref, interval string) {
 		t.Helper()
 		_, err := s.pool.Exec(ctx, `UPDATE outbox SET accepted_at = now() - $2::interval WHERE fact_ref = $1`, ref, interval)
@@ -336,7 +336,7 @@ func TestHubRoleGrants(t *testing.T) {
 	_, err = hub.Ingest(ctx, hub.pool, IngestBatch{Connector: "appi", Messages: []*canonical.Message{m}, Targets: targets,
 		Rejections: []Rejection{{Stage: "decode", Reason: "x", Raw: []byte("x")}}})
 	require.NoError(t, err, "it ingests (outbox, deliveries, quarantine, audit appends)")
-	require.NoError(t, hub.RecordDeliveries(ctx, []DeliveryOutcome{{MessageID: uuid.MustParse(m.ID), Destination: "prisme", Status: StatusDelivered}}))
+	record(t, hub, []DeliveryOutcome{{MessageID: uuid.MustParse(m.ID), Destination: "prisme", Status: StatusDelivered}})
 	_, err = hub.ResolvePersons(ctx, [][]Identifier{{{System: "APPI", Value: "1"}}})
 	require.NoError(t, err)
 	_, err = hub.ApplyRetention(ctx, Retention{Payloads: time.Hour, Quarantine: time.Hour, Audit: 3 * 365 * 24 * time.Hour}, "hub:retention", false)
@@ -376,12 +376,12 @@ func TestAuditRowsSayWhoWhenWhyNeverData(t *testing.T) {
 	_, err := s.Ingest(ctx, s.pool, IngestBatch{Connector: "appi", Messages: []*canonical.Message{m1, m2}, Targets: targets,
 		Rejections: []Rejection{{Stage: "validate", Reason: "invalid canonical message: /data/person/birthDate: format", Raw: []byte(canary)}}})
 	require.NoError(t, err)
-	require.NoError(t, s.RecordDeliveries(ctx, []DeliveryOutcome{
+	record(t, s, []DeliveryOutcome{
 		{MessageID: uuid.MustParse(m1.ID), Destination: "prisme", Route: "appi-to-prisme", LegalBasis: "CPP R57-4", Status: StatusDelivered, ReceiptRef: "R-1"},
 		{MessageID: uuid.MustParse(m1.ID), Destination: "archive", Route: "appi-to-archive", LegalBasis: "x", Status: StatusSuperseded},
 		{MessageID: uuid.MustParse(m2.ID), Destination: "prisme", Route: "appi-to-prisme", LegalBasis: "CPP R57-4", Status: StatusQuarantined,
 			Error: "prisme: 422 /personne/adresse: maxLength", Raw: []byte(canary)},
-	}))
+	})
 	items, err := s.ListQuarantine(ctx, QuarantineFilter{Stage: "deliver"})
 	require.NoError(t, err)
 	require.NoError(t, s.ReplayDelivery(ctx, items[0], "operator:alice"))
@@ -452,7 +452,7 @@ func TestPendingRectifications(t *testing.T) {
 				outs = append(outs, DeliveryOutcome{MessageID: uuid.MustParse(m.ID), Destination: d, Status: StatusDelivered})
 			}
 		}
-		require.NoError(t, s.RecordDeliveries(ctx, outs))
+		record(t, s, outs)
 	}
 	v1 := version(1, "DUPONT", "SURSIS_PROBATOIRE")
 	_, err := s.Ingest(ctx, s.pool, IngestBatch{Connector: "appi", Messages: v1, Targets: targets})

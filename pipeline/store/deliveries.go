@@ -81,11 +81,17 @@ type DeliveryOutcome struct {
 // for permanent failures and the audit. Only after it returns may the consumer commit
 // the Kafka offsets. A message whose deliveries are no longer pending is settled: no
 // other row says so.
-func (s *Store) RecordDeliveries(ctx context.Context, outs []DeliveryOutcome) error {
+//
+// recorded[i] reports whether outs[i] changed its delivery: an outcome that arrives for
+// a delivery already settled (a message delivered again after a rebalance or a crash)
+// keeps the first one and is not audited again, and whoever counts outcomes (metrics)
+// must not count it either.
+func (s *Store) RecordDeliveries(ctx context.Context, outs []DeliveryOutcome) (recorded []bool, err error) {
 	if len(outs) == 0 {
-		return nil
+		return nil, nil
 	}
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	recorded = make([]bool, len(outs))
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		n := len(outs)
 		ids, dests, statuses := make([]uuid.UUID, n), make([]string, n), make([]string, n)
 		attempts, errs, receipts := make([]int32, n), make([]*string, n), make([]*string, n)
@@ -107,28 +113,38 @@ func (s *Store) RecordDeliveries(ctx context.Context, outs []DeliveryOutcome) er
 			last_error = coalesce(u.err, d.last_error), receipt = coalesce(u.rec::jsonb, d.receipt), updated_at = now()
 			FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int[], $5::text[], $6::text[]) AS u(id, dest, st, att, err, rec)
 			WHERE d.message_id = u.id AND d.destination = u.dest AND d.status = 'pending'
-			RETURNING d.message_id, d.destination`, ids, dests, statuses, attempts, errs, receipts)
+			RETURNING d.message_id, d.destination, d.status`, ids, dests, statuses, attempts, errs, receipts)
 		if err != nil {
 			return fmt.Errorf("deliveries: %w", err)
 		}
-		changed := map[[2]string]bool{}
+		// The status each changed delivery took. An outcome given twice in one batch (a
+		// message fetched again before its first outcome was written) changes its row
+		// once, with one of the two: that one is recorded, the other is not.
+		type delivery struct {
+			id   uuid.UUID
+			dest string
+		}
+		changed := map[delivery]string{}
 		for rows.Next() {
 			var id uuid.UUID
-			var dest string
-			if err := rows.Scan(&id, &dest); err != nil {
+			var dest, status string
+			if err := rows.Scan(&id, &dest, &status); err != nil {
 				rows.Close()
 				return fmt.Errorf("deliveries: %w", err)
 			}
-			changed[[2]string{id.String(), dest}] = true
+			changed[delivery{id, dest}] = status
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return fmt.Errorf("deliveries: %w", err)
 		}
-		for _, o := range outs {
-			if !changed[[2]string{o.MessageID.String(), o.Destination}] {
+		for i, o := range outs {
+			k := delivery{o.MessageID, o.Destination}
+			if st, ok := changed[k]; !ok || st != o.Status {
 				continue
 			}
+			delete(changed, k)
+			recorded[i] = true
 			e := AuditEntry{Actor: o.Destination, MessageID: o.MessageID, Route: o.Route, Destination: o.Destination,
 				LegalBasis: o.LegalBasis, Outcome: o.Status}
 			switch o.Status {
@@ -170,9 +186,9 @@ func (s *Store) RecordDeliveries(ctx context.Context, outs []DeliveryOutcome) er
 		return s.appendAudit(ctx, tx, entries)
 	})
 	if err != nil {
-		return fmt.Errorf("store: record deliveries: %w", err)
+		return nil, fmt.Errorf("store: record deliveries: %w", err)
 	}
-	return nil
+	return recorded, nil
 }
 
 // NoteAttempt records a transient failure (attempt count and reason) of a pending

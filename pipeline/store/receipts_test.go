@@ -43,12 +43,12 @@ func TestReceipts(t *testing.T) {
 		assert.Equal(t, *fa, *v.Messages[0].Fact)
 	})
 	t.Run("a delivered message shows the destination's receipt, a refused one its quarantine", func(t *testing.T) {
-		require.NoError(t, s.RecordDeliveries(ctx, []DeliveryOutcome{
+		record(t, s, []DeliveryOutcome{
 			{MessageID: res.Outcomes[0].ID, Destination: "prisme", Route: "r", Status: StatusDelivered, Attempts: 2,
 				Receipt: json.RawMessage(`{"id":"DEC-1","dossierId":"D-9"}`), ReceiptRef: "DEC-1"},
 			{MessageID: res.Outcomes[1].ID, Destination: "archive", Route: "r", Status: StatusQuarantined, Attempts: 1,
 				Error: "archive: refused with HTTP 422", Raw: []byte(`{}`)},
-		}))
+		})
 		v, err := s.Receipt(ctx, "push", "690123", id)
 		require.NoError(t, err)
 		d := v.Messages[0].Deliveries[1]

@@ -34,8 +34,8 @@ func TestFactRecordsAreOrderedByFactAcrossPages(t *testing.T) {
 		{Stage: "decode", Reason: "not JSON", Raw: []byte(`{`), ContentType: "application/json"},
 	}})
 	require.NoError(t, err)
-	require.NoError(t, s.RecordDeliveries(ctx, []DeliveryOutcome{{MessageID: res.Outcomes[0].ID, Destination: "prisme",
-		Route: "appi-to-prisme", LegalBasis: "CPP R57-4", Status: StatusDelivered, Attempts: 1}}))
+	record(t, s, []DeliveryOutcome{{MessageID: res.Outcomes[0].ID, Destination: "prisme",
+		Route: "appi-to-prisme", LegalBasis: "CPP R57-4", Status: StatusDelivered, Attempts: 1}})
 
 	in := ReconcileInput{Connector: "appi", Destination: "prisme", PageSize: 2,
 		Source: func(add func(string, string, int64) error) error {

@@ -191,8 +191,8 @@ func TestDeliveries(t *testing.T) {
 		assert.Empty(t, un)
 	})
 	t.Run("an older version is recognised once a newer one was delivered", func(t *testing.T) {
-		require.NoError(t, s.RecordDeliveries(ctx, []DeliveryOutcome{{MessageID: id2, Destination: "prisme", Route: "appi-to-prisme",
-			Status: StatusDelivered, Attempts: 1, Receipt: json.RawMessage(`{"id":"A-1"}`), ReceiptRef: "A-1"}}))
+		record(t, s, []DeliveryOutcome{{MessageID: id2, Destination: "prisme", Route: "appi-to-prisme",
+			Status: StatusDelivered, Attempts: 1, Receipt: json.RawMessage(`{"id":"A-1"}`), ReceiptRef: "A-1"}})
 		st, err := s.DeliveryStates(ctx, "prisme", []uuid.UUID{id1, id2})
 		require.NoError(t, err)
 		assert.True(t, st[id1].NewerDelivered)
@@ -203,7 +203,10 @@ func TestDeliveries(t *testing.T) {
 		assert.Empty(t, st, "a destination that no route names has no delivery rows")
 	})
 	t.Run("an outcome recorded twice keeps the first", func(t *testing.T) {
-		require.NoError(t, s.RecordDeliveries(ctx, []DeliveryOutcome{{MessageID: id2, Destination: "prisme", Status: StatusQuarantined, Error: "x"}}))
+		audited := count(t, s, `SELECT count(*) FROM audit`)
+		assert.Equal(t, []bool{false}, record(t, s, []DeliveryOutcome{{MessageID: id2, Destination: "prisme", Status: StatusQuarantined, Error: "x"}}),
+			"the second outcome changed nothing, and says so")
+		assert.Equal(t, audited, count(t, s, `SELECT count(*) FROM audit`), "nor is it audited")
 		st, err := s.DeliveryStates(ctx, "prisme", []uuid.UUID{id2})
 		require.NoError(t, err)
 		assert.Equal(t, StatusDelivered, st[id2].Status)
@@ -213,7 +216,13 @@ func TestDeliveries(t *testing.T) {
 		b, err := s.Backlog(ctx)
 		require.NoError(t, err)
 		assert.Equal(t, int64(2), b.Unsettled, "v1 waits at both destinations, v2 at archive")
-		require.NoError(t, s.RecordDeliveries(ctx, []DeliveryOutcome{{MessageID: id2, Destination: "archive", Status: StatusDelivered}}))
+		// The same message fetched twice before its first outcome was written: two
+		// outcomes in one batch, and one of them takes effect.
+		audited := count(t, s, `SELECT count(*) FROM audit`)
+		recorded := record(t, s, []DeliveryOutcome{{MessageID: id2, Destination: "archive", Status: StatusDelivered},
+			{MessageID: id2, Destination: "archive", Status: StatusDelivered}})
+		assert.ElementsMatch(t, []bool{true, false}, recorded, "one of the two changed the delivery")
+		assert.Equal(t, audited+1, count(t, s, `SELECT count(*) FROM audit`), "and only it is audited")
 		b, err = s.Backlog(ctx)
 		require.NoError(t, err)
 		assert.Equal(t, int64(1), b.Unsettled, "only v1 still waits")
@@ -234,8 +243,8 @@ func TestDeliveries(t *testing.T) {
 	})
 	t.Run("a permanent failure is quarantined, and replay sends it back to the relay", func(t *testing.T) {
 		raw, _ := json.Marshal(v1)
-		require.NoError(t, s.RecordDeliveries(ctx, []DeliveryOutcome{{MessageID: id1, Destination: "prisme", Route: "appi-to-prisme",
-			Status: StatusQuarantined, Attempts: 1, Error: "prisme: 422 /personne/dateNaissance: format", Raw: raw}}))
+		record(t, s, []DeliveryOutcome{{MessageID: id1, Destination: "prisme", Route: "appi-to-prisme",
+			Status: StatusQuarantined, Attempts: 1, Error: "prisme: 422 /personne/dateNaissance: format", Raw: raw}})
 		items, err := s.ListQuarantine(ctx, QuarantineFilter{Stage: "deliver"})
 		require.NoError(t, err)
 		require.Len(t, items, 1)
@@ -257,7 +266,7 @@ func TestDeliveries(t *testing.T) {
 		assert.Equal(t, 1, count(t, s, `SELECT count(*) FROM audit WHERE action = 'replay' AND actor = 'operator:alice'`))
 	})
 	t.Run("superseded is an outcome", func(t *testing.T) {
-		require.NoError(t, s.RecordDeliveries(ctx, []DeliveryOutcome{{MessageID: id1, Destination: "prisme", Status: StatusSuperseded}}))
+		record(t, s, []DeliveryOutcome{{MessageID: id1, Destination: "prisme", Status: StatusSuperseded}})
 		st, err := s.DeliveryStates(ctx, "prisme", []uuid.UUID{id1})
 		require.NoError(t, err)
 		assert.Equal(t, StatusSuperseded, st[id1].Status)
@@ -350,4 +359,13 @@ func TestQuarantineUnpublishable(t *testing.T) {
 	un, err = s.Unpublished(ctx, 10)
 	require.NoError(t, err)
 	assert.Len(t, un, 1)
+}
+
+// record records outcomes and returns which of them changed a delivery.
+func record(t *testing.T, s *Store, outs []DeliveryOutcome) []bool {
+	t.Helper()
+	recorded, err := s.RecordDeliveries(t.Context(), outs)
+	require.NoError(t, err)
+	require.Len(t, recorded, len(outs))
+	return recorded
 }
