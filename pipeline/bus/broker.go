@@ -56,6 +56,9 @@ type Embedded struct {
 	cluster *kfake.Cluster
 	addrs   []string
 	once    sync.Once
+	// stopReaper ends the reaper (see reaper), reaped when it has.
+	stopReaper context.CancelFunc
+	reaped     chan struct{}
 }
 
 // StartEmbedded starts an in-process broker and returns once it accepts connections,
@@ -104,14 +107,25 @@ func StartEmbedded(ctx context.Context, opts EmbeddedOptions) (*Embedded, error)
 	if opts.GroupMinSessionTimeout > 0 {
 		kopts = append(kopts, kfake.GroupMinSessionTimeout(opts.GroupMinSessionTimeout))
 	}
+	log := zap.NewNop()
 	if opts.Logger != nil {
-		kopts = append(kopts, kfake.WithLogger(kfakeLogger{opts.Logger.With(zap.String("component", "kafka-broker"))}))
+		log = opts.Logger.With(zap.String("component", "kafka-broker"))
+		kopts = append(kopts, kfake.WithLogger(kfakeLogger{log}))
 	}
 	cluster, err := kfake.NewCluster(kopts...)
 	if err != nil {
 		return nil, fmt.Errorf("bus: start embedded broker on %s: %w", addr, err)
 	}
-	return &Embedded{cluster: cluster, addrs: cluster.ListenAddrs()}, nil
+	e := &Embedded{cluster: cluster, addrs: cluster.ListenAddrs(), reaped: make(chan struct{})}
+	r := newReaper(e.addrs[0], log)
+	r.watch(cluster)
+	rctx, stop := context.WithCancel(context.Background())
+	e.stopReaper = stop
+	go func() {
+		defer close(e.reaped)
+		r.run(rctx)
+	}()
+	return e, nil
 }
 
 // Addrs returns the host:port the broker listens on, to give clients as bootstrap
@@ -120,7 +134,13 @@ func (e *Embedded) Addrs() []string { return append([]string(nil), e.addrs...) }
 
 // Close stops the broker and drops everything it held. Clients still connected see
 // their connections close. Close may be called more than once.
-func (e *Embedded) Close() { e.once.Do(e.cluster.Close) }
+func (e *Embedded) Close() {
+	e.once.Do(func() {
+		e.stopReaper()
+		<-e.reaped
+		e.cluster.Close()
+	})
+}
 
 // RunBroker runs an embedded broker on addr (host:port) until ctx ends, then stops it.
 // It is the body of `passerelle broker`: one broker that several hub processes share,
