@@ -1,15 +1,19 @@
 package pipeline_test
 
 import (
+	"bytes"
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/segmentio/kafka-go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -40,6 +44,26 @@ type crashRig struct {
 	lines   [][]byte
 	logDir  string
 	started int
+	running []*exec.Cmd
+	broker  string
+}
+
+// group describes the deliverer's consumer group as the broker sees it: its state, and
+// each member with the partitions it was given.
+func (r *crashRig) group() string {
+	c := &kafka.Client{Addr: kafka.TCP(r.broker), Timeout: 5 * time.Second}
+	res, err := c.DescribeGroups(context.Background(), &kafka.DescribeGroupsRequest{GroupIDs: []string{"passerelle.deliver.archive"}})
+	if err != nil {
+		return err.Error()
+	}
+	var b strings.Builder
+	for _, g := range res.Groups {
+		fmt.Fprintf(&b, "group %s: %s, %d members, error %v\n", g.GroupID, g.GroupState, len(g.Members), g.Error)
+		for _, m := range g.Members {
+			fmt.Fprintf(&b, "  member %s: %+v\n", m.MemberID, m.MemberAssignments.Topics)
+		}
+	}
+	return b.String()
 }
 
 func newCrashRig(t *testing.T, facts int, faults pipelinetest.Faults) *crashRig {
@@ -48,6 +72,7 @@ func newCrashRig(t *testing.T, facts int, faults pipelinetest.Faults) *crashRig 
 	emb, err := bus.StartEmbedded(t.Context(), bus.EmbeddedOptions{GroupMinSessionTimeout: time.Second, Partitions: 4})
 	require.NoError(t, err)
 	t.Cleanup(emb.Close)
+	r.broker = emb.Addrs()[0]
 	r.dest = pipelinetest.NewDestination(7)
 	t.Cleanup(r.dest.Close)
 	r.dest.SetFaults(faults)
@@ -57,7 +82,7 @@ func newCrashRig(t *testing.T, facts int, faults pipelinetest.Faults) *crashRig 
 	require.NoError(t, os.WriteFile(r.file, nil, 0o600))
 	r.cfg = filepath.Join(dir, "passerelle.yaml")
 	require.NoError(t, os.WriteFile(r.cfg, fmt.Appendf(nil, `
-log: {format: json, level: info}
+log: {format: json, level: debug}
 database: {url: %q}
 kafka: {brokers: [%q], partitions: 4, replicationFactor: 1, sessionTimeout: 2s, heartbeatInterval: 500ms, rebalanceTimeout: 4s}
 http: {listen: "127.0.0.1:0"}
@@ -93,8 +118,9 @@ func (r *crashRig) start() *exec.Cmd {
 	cmd := exec.Command(r.bin, "serve", "--config", r.cfg)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	// DATABASE_URL overrides the file (as in production): point it at this test's database.
-	cmd.Env = append(os.Environ(), "DATABASE_URL="+r.dbURL)
+	cmd.Env = append(os.Environ(), "DATABASE_URL="+r.dbURL, "GOTRACEBACK=all")
 	require.NoError(r.t, cmd.Start())
+	r.running = append(r.running, cmd)
 	r.t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait(); _ = logf.Close() })
 	return cmd
 }
@@ -132,10 +158,29 @@ func (r *crashRig) settle(timeout time.Duration) {
 			break
 		}
 		if time.Now().After(deadline) {
+			group := r.group()
+			// A hub that is stuck says where: SIGQUIT makes the Go runtime write every
+			// goroutine's stack to its log before it exits.
+			for _, cmd := range r.running {
+				if cmd.ProcessState == nil && cmd.Process.Signal(syscall.SIGQUIT) == nil {
+					_ = cmd.Wait()
+				}
+			}
 			var logs []byte
 			for i := 1; i <= r.started; i++ {
 				l, _ := os.ReadFile(filepath.Join(r.logDir, fmt.Sprintf("hub-%02d.log", i)))
-				logs = append(append(logs, fmt.Sprintf("--- hub %d\n", i)...), tail(l, 1500)...)
+				log, dump := splitDump(l)
+				var others, group []byte // the consumer group's own events apart
+				for line := range bytes.Lines(log) {
+					if bytes.Contains(line, []byte(`"kafka-consumer"`)) {
+						group = append(group, line...)
+					} else if !bytes.Contains(line, []byte(`"level":"debug"`)) {
+						others = append(others, line...)
+					}
+				}
+				logs = append(append(logs, fmt.Sprintf("--- hub %d\n", i)...), tail(others, 1500)...)
+				logs = append(append(logs, "consumer group events:\n"...), tail(group, 4000)...)
+				logs = append(logs, dump...)
 			}
 			var outbox, audit, checkpoints string
 			_ = st.Pool().QueryRow(t.Context(), `SELECT count(*)::text FROM outbox`).Scan(&outbox)
@@ -144,8 +189,8 @@ func (r *crashRig) settle(timeout time.Duration) {
 			var activity string
 			_ = st.Pool().QueryRow(t.Context(), `SELECT coalesce(string_agg(state||' '||coalesce(wait_event_type,'')||'/'||coalesce(wait_event,'')||': '||left(query, 80), E'\n'), '')
 				FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`).Scan(&activity)
-			t.Fatalf("not settled after %s: backlog %+v; outbox %s rows; audit %s; checkpoints %s; first problems: %v\nsessions:\n%s\n%s",
-				timeout, b, outbox, audit, checkpoints, head(problems, 5), activity, logs)
+			t.Fatalf("not settled after %s: backlog %+v; outbox %s rows; audit %s; checkpoints %s; first problems: %v\nsessions:\n%s\n%s\n%s",
+				timeout, b, outbox, audit, checkpoints, head(problems, 5), activity, group, logs)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -167,6 +212,23 @@ func (r *crashRig) settle(timeout time.Duration) {
 	req, replays, faulted := r.dest.Stats()
 	t.Logf("%d hub processes; destination: %d requests, %d replays, %d faults, %d effects for %d facts",
 		r.started, req, replays, faulted, len(r.dest.Applied()), len(r.newest))
+}
+
+// splitDump separates a hub's log from the goroutine dump SIGQUIT appended to it, and
+// keeps from the dump only the goroutines that run the hub's own code or kafka-go's.
+func splitDump(l []byte) (log, dump []byte) {
+	i := bytes.Index(l, []byte("\nSIGQUIT: quit"))
+	if i < 0 {
+		return l, nil
+	}
+	log, dump = l[:i+1], []byte("goroutines in passerelle and kafka-go code:\n")
+	for g := range bytes.SplitSeq(l[i:], []byte("\n\n")) {
+		if bytes.HasPrefix(g, []byte("goroutine ")) &&
+			(bytes.Contains(g, []byte("passerelle/")) || bytes.Contains(g, []byte("segmentio/kafka-go"))) {
+			dump = append(append(dump, g...), "\n\n"...)
+		}
+	}
+	return log, dump
 }
 
 func head(s []string, n int) []string {
