@@ -173,7 +173,9 @@ func (r *crashRig) settle(timeout time.Duration) {
 				var others, group []byte // the consumer group's own events apart
 				for line := range bytes.Lines(log) {
 					if bytes.Contains(line, []byte(`"kafka-consumer"`)) {
-						group = append(group, line...)
+						if !bytes.Contains(line, []byte("no messages received")) && !bytes.Contains(line, []byte("committed offsets")) {
+							group = append(group, line...) // joins, assignments, errors
+						}
 					} else if !bytes.Contains(line, []byte(`"level":"debug"`)) {
 						others = append(others, line...)
 					}
