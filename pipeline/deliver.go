@@ -621,6 +621,13 @@ func (d *Deliverer) flush(ctx context.Context, batch []*work, offsets *offsetTra
 // offsetTracker knows, per partition, which fetched offsets are done, and returns the
 // message to commit when a prefix of them is: offsets are committed in order, never
 // past a message still in flight.
+//
+// The same offset can be fetched twice: after a rebalance that gives this consumer a
+// partition it had, kafka-go reads it again from the last commit while the messages
+// fetched before are still in the lanes. Each fetch is an entry of the queue, and done
+// counts per offset, so that every entry is matched by one done: with a set instead,
+// the two dones of an offset could land before the first entry left the queue, and the
+// second entry would wait for ever, holding back every later commit of its partition.
 type offsetTracker struct {
 	mu    sync.Mutex
 	parts map[string]*partitionOffsets
@@ -628,7 +635,10 @@ type offsetTracker struct {
 
 type partitionOffsets struct {
 	queue []kafka.Message // fetched, in order
-	done  map[int64]bool
+	done  map[int64]int   // dones not yet matched to an entry, per offset
+	// committed is the highest offset given to commit: a prefix that advances over a
+	// second fetch can end below it, and a commit never goes back.
+	committed int64
 }
 
 func newOffsetTracker() *offsetTracker { return &offsetTracker{parts: map[string]*partitionOffsets{}} }
@@ -640,14 +650,16 @@ func (t *offsetTracker) fetched(km kafka.Message) {
 	defer t.mu.Unlock()
 	p := t.parts[partKey(km)]
 	if p == nil {
-		p = &partitionOffsets{done: map[int64]bool{}}
+		p = &partitionOffsets{done: map[int64]int{}, committed: -1}
 		t.parts[partKey(km)] = p
 	}
 	p.queue = append(p.queue, km)
 }
 
-// done marks km done and returns the message to commit for its partition, if the
-// committed prefix advanced.
+// done marks one fetch of km done and returns the message to commit for its
+// partition, if the committed prefix advanced. Every offset up to the one returned has
+// its outcome recorded: each fetch hands out a partition's messages in order, from the
+// group's last commit.
 func (t *offsetTracker) done(km kafka.Message) []kafka.Message {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -655,18 +667,22 @@ func (t *offsetTracker) done(km kafka.Message) []kafka.Message {
 	if p == nil {
 		return nil
 	}
-	p.done[km.Offset] = true
-	var last *kafka.Message
-	for len(p.queue) > 0 && p.done[p.queue[0].Offset] {
+	p.done[km.Offset]++
+	var best *kafka.Message
+	for len(p.queue) > 0 && p.done[p.queue[0].Offset] > 0 {
 		m := p.queue[0]
-		delete(p.done, m.Offset)
+		if p.done[m.Offset]--; p.done[m.Offset] == 0 {
+			delete(p.done, m.Offset)
+		}
 		p.queue = p.queue[1:]
-		last = &m
+		if m.Offset > p.committed {
+			p.committed, best = m.Offset, &m
+		}
 	}
-	if last == nil {
+	if best == nil {
 		return nil
 	}
-	return []kafka.Message{*last}
+	return []kafka.Message{*best}
 }
 
 // breaker watches the last outcomes of a destination.

@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/segmentio/kafka-go"
 	"github.com/stretchr/testify/assert"
 )
 
@@ -37,4 +38,35 @@ func TestLaneVersions(t *testing.T) {
 	}
 	l.delivered(k(5), 4) // cannot happen (an older one is superseded), but never lowers it
 	assert.True(t, l.newer(k(5), 8))
+}
+
+func TestOffsetTracker(t *testing.T) {
+	msg := func(off int64) kafka.Message { return kafka.Message{Topic: "t", Partition: 0, Offset: off} }
+	committed := func(out []kafka.Message) int64 {
+		if len(out) == 0 {
+			return -1
+		}
+		return out[0].Offset
+	}
+	tr := newOffsetTracker()
+	for off := range int64(5) {
+		tr.fetched(msg(off))
+	}
+	assert.Equal(t, int64(-1), committed(tr.done(msg(1))), "never past a message in flight")
+	assert.Equal(t, int64(1), committed(tr.done(msg(0))), "the prefix 0-1 is done")
+	assert.Equal(t, int64(-1), committed(tr.done(msg(3))))
+
+	// A rebalance gives the partition back: kafka-go reads it again from the last
+	// commit (2) while 2 and 4 of the first fetch are still in the lanes. The second
+	// fetch of 3 is done before the first fetch of 2.
+	for off := int64(2); off < 5; off++ {
+		tr.fetched(msg(off))
+	}
+	assert.Equal(t, int64(-1), committed(tr.done(msg(3))))
+	assert.Equal(t, int64(3), committed(tr.done(msg(2))), "2 and 3 are done, the first 4 is in flight")
+	assert.Equal(t, int64(-1), committed(tr.done(msg(2))))
+	assert.Equal(t, int64(4), committed(tr.done(msg(4))), "commits go on: both fetches of each offset are matched")
+	assert.Equal(t, int64(-1), committed(tr.done(msg(4))), "the second 4 moves nothing: a commit never goes back")
+	assert.Empty(t, tr.parts["t/0"].queue)
+	assert.Empty(t, tr.parts["t/0"].done, "nothing left over")
 }
