@@ -208,6 +208,10 @@ func (r *crashRig) settle(timeout time.Duration) {
 		count(*) FILTER (WHERE status = 'quarantined') FROM deliveries`).Scan(&pending, &quarantined))
 	assert.Zero(t, pending)
 	assert.Zero(t, quarantined, "nothing in this test deserves quarantine")
+	var orphans int
+	require.NoError(t, st.Pool().QueryRow(t.Context(), `SELECT count(*) FROM deliveries d
+		WHERE NOT EXISTS (SELECT 1 FROM outbox o WHERE o.id = d.message_id)`).Scan(&orphans))
+	assert.Zero(t, orphans, "every delivery has its message")
 	v, err := st.VerifyAudit(t.Context())
 	require.NoError(t, err)
 	assert.Nil(t, v.Problem)
