@@ -62,6 +62,19 @@ type Sink interface {
 	Deliver(ctx context.Context, d Delivery) (Receipt, error)
 }
 
+// NewestWins is implemented by a Sink whose destination keeps, for each fact, the
+// highest version it received as the current one, whatever the order they arrive in:
+// PRISME keeps an older version as history, with courant: false, and does not let it
+// replace a newer one. When NewestWins returns true the hub may skip a version (its
+// outcome is then "superseded") when a newer version of the same fact is already
+// waiting for that destination: a backfill then sends each fact's newest version, not
+// its whole history. A late older version, from a hub that lost its partition while
+// it was retrying, is harmless there. Without it, every version is sent, in order, so
+// that such a late retry meets its own idempotency key and is a replay.
+type NewestWins interface {
+	NewestWins() bool
+}
+
 // Delivery is one message to deliver.
 type Delivery struct {
 	// Message carries only the fields the route's policy allows.

@@ -358,6 +358,14 @@ func (l *laneVersions) delivered(k factKey, version int64) {
 	l.cur[factKey{strings.Clone(k.system), strings.Clone(k.ref)}] = max(l.prev[k], version)
 }
 
+// newestWins reports whether the destination keeps the newest version of a fact
+// itself (connectors.NewestWins), so that a version whose newer one is already waiting
+// need not be sent.
+func (d *Deliverer) newestWins() bool {
+	nw, ok := d.Sink.(connectors.NewestWins)
+	return ok && nw.NewestWins()
+}
+
 // handle decides the outcome of one message, delivering it when it must be.
 func (d *Deliverer) handle(ctx context.Context, w *work, br *breaker, recent *laneVersions) error {
 	m := w.msg
@@ -400,7 +408,7 @@ func (d *Deliverer) handle(ctx context.Context, w *work, br *breaker, recent *la
 		out.LegalBasis = route.LegalBasis
 	}
 	fk := factKey{m.FactSystem, m.FactRef}
-	if st.NewerDelivered || recent.newer(fk, m.FactVersion) {
+	if st.NewerDelivered || recent.newer(fk, m.FactVersion) || (st.NewerPending && d.newestWins()) {
 		out.Status = store.StatusSuperseded
 		return nil
 	}

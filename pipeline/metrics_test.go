@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"passerelle/config"
 	"passerelle/internal/pgtest"
 	"passerelle/pipeline"
 	"passerelle/pipeline/pipelinetest"
@@ -269,4 +270,48 @@ func TestPausingARouteStopsTheRetriesOfADestinationThatIsDown(t *testing.T) {
 	require.NoError(t, err)
 	waitFor(t, time.Minute, "everything delivered after the resume", r.settled)
 	assert.Empty(t, pipelinetest.Check(r.dest.Applied(), r.newest))
+}
+
+// A destination that keeps the newest version itself gets, of a backlog, each fact's
+// newest version only; any other gets every version, in order.
+func TestADestinationThatKeepsTheNewestGetsOnlyTheNewestOfABacklog(t *testing.T) {
+	for _, newestWins := range []bool{false, true} {
+		t.Run(fmt.Sprintf("newestWins=%v", newestWins), func(t *testing.T) {
+			db := pgtest.NewDatabase(t)
+			st, err := store.Open(t.Context(), db, store.Options{})
+			require.NoError(t, err)
+			defer st.Close()
+			_, err = st.SetPaused(t.Context(), pipeline.ControlRoute, "measures-to-archive", true, "backlog", "operator:test")
+			require.NoError(t, err)
+			lines, newest := pipelinetest.Facts(400, 60, 1)
+			r := startHubLines(t, db, lines, newest, pipelinetest.Faults{}, "", func(c *config.Config) {
+				c.Connectors["archive"].Settings["newestWins"] = newestWins
+			})
+			defer r.stop()
+			waitFor(t, time.Minute, "the file ingested and published", func() bool {
+				pos, _, err := st.Checkpoint(t.Context(), "appi-export")
+				b, berr := st.Backlog(t.Context())
+				return err == nil && berr == nil && pos == fmt.Sprint(r.size) && b.Unpublished == 0
+			})
+			var accepted int
+			require.NoError(t, st.Pool().QueryRow(t.Context(), `SELECT count(*) FROM deliveries`).Scan(&accepted))
+			require.Greater(t, accepted, len(newest), "the backlog holds several versions of some facts")
+
+			_, err = r.run.Controls.Set(t.Context(), pipeline.ControlRoute, "measures-to-archive", false, "", "operator:test")
+			require.NoError(t, err)
+			waitFor(t, time.Minute, "the backlog delivered", r.settled)
+			assert.Empty(t, pipelinetest.Check(r.dest.Applied(), r.newest), "the destination holds every fact's newest version")
+			var delivered, superseded int
+			require.NoError(t, st.Pool().QueryRow(t.Context(), `SELECT count(*) FILTER (WHERE status = 'delivered'),
+				count(*) FILTER (WHERE status = 'superseded') FROM deliveries`).Scan(&delivered, &superseded))
+			assert.Equal(t, accepted, delivered+superseded)
+			if newestWins {
+				assert.Len(t, r.dest.Applied(), len(newest), "one version a fact: its newest")
+				assert.Equal(t, len(newest), delivered)
+			} else {
+				assert.Len(t, r.dest.Applied(), accepted, "every version, in order")
+				assert.Zero(t, superseded)
+			}
+		})
+	}
 }

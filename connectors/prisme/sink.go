@@ -103,6 +103,11 @@ func (s *Sink) Close() error {
 	return nil
 }
 
+// NewestWins is true: PRISME keeps the highest version of a fiche, measure or decision
+// as current and an older one as history (contract "Newest wins"), so the hub may skip
+// a version whose newer one is already waiting.
+func (s *Sink) NewestWins() bool { return true }
+
 // Deliver sends one message to PRISME: one attempt (see the package doc). A message
 // PRISME has no counterpart for is a success with an empty receipt ID and a Detail
 // saying why it was skipped; nothing is sent.

@@ -8,4 +8,9 @@
 // the Location header); 408, 425, 429 and 5xx are transient (Retry-After honoured);
 // other 4xx are permanent, quarantined with the status and the problem's title (never
 // the body: it may echo personal data). Network errors and timeouts are transient.
+//
+// Every version of a fact is sent, in order, unless the endpoint is declared with
+// newestWins: true (it keeps the highest version of each fact as current whatever the
+// order, as PRISME does): the hub then skips a version whose newer one is already
+// waiting (connectors.NewestWins).
 package webhook

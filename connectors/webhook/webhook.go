@@ -29,6 +29,11 @@ type Config struct {
 	Timeout time.Duration `yaml:"timeout"`
 	// Token, when set, is sent as a Bearer token.
 	Token config.Secret `yaml:"token"`
+	// NewestWins says that the endpoint keeps, for each fact, the highest version it
+	// received as current, whatever the order they arrive in (connectors.NewestWins):
+	// the hub then skips a version when a newer one of the same fact is already
+	// waiting. Default false: every version is sent, in order.
+	NewestWins bool `yaml:"newestWins"`
 }
 
 // Spec registers the webhook sink.
@@ -64,19 +69,23 @@ func newInstance(env connectors.Env, settings map[string]any, path string) (*con
 	if client == nil {
 		client = &http.Client{}
 	}
-	s := &Sink{url: c.URL, token: token, client: &http.Client{Transport: client.Transport, Timeout: c.Timeout}}
+	s := &Sink{url: c.URL, token: token, client: &http.Client{Transport: client.Transport, Timeout: c.Timeout}, newestWins: c.NewestWins}
 	return &connectors.Instance{Sink: s, Recipient: c.Recipient}, nil
 }
 
 // Sink posts messages to one endpoint. It is safe for concurrent use.
 type Sink struct {
-	url    string
-	token  string
-	client *http.Client
+	url        string
+	token      string
+	client     *http.Client
+	newestWins bool
 }
 
 // New returns a sink posting to url with client.
 func New(url string, client *http.Client) *Sink { return &Sink{url: url, client: client} }
+
+// NewestWins reports whether the endpoint was declared to keep the newest version.
+func (s *Sink) NewestWins() bool { return s.newestWins }
 
 // Deliver posts one message.
 func (s *Sink) Deliver(ctx context.Context, d connectors.Delivery) (connectors.Receipt, error) {

@@ -99,6 +99,10 @@ func TestConfig(t *testing.T) {
 	require.Empty(t, ps)
 	assert.NotNil(t, inst.Sink)
 	assert.Equal(t, "other", inst.Recipient)
+	assert.False(t, inst.Sink.(connectors.NewestWins).NewestWins(), "every version is sent unless the endpoint says it keeps the newest")
+	inst, ps = Spec.New(env, map[string]any{"url": "http://127.0.0.1:1/in", "recipient": "other", "newestWins": true}, "connectors.archive")
+	require.Empty(t, ps)
+	assert.True(t, inst.Sink.(connectors.NewestWins).NewestWins())
 }
 
 func TestRetryAfter(t *testing.T) {

@@ -28,6 +28,9 @@ type DeliveryState struct {
 	// NewerDelivered is true when a newer version of the same source fact has already
 	// been delivered to this destination: this one must not overwrite it.
 	NewerDelivered bool
+	// NewerPending is true when a newer version of the same source fact is waiting
+	// for this destination: one that keeps the newest itself can skip this one.
+	NewerPending bool
 }
 
 // DeliveryStates returns the state of each message at destination. A message without a
@@ -36,7 +39,9 @@ func (s *Store) DeliveryStates(ctx context.Context, destination string, ids []uu
 	out := make(map[uuid.UUID]DeliveryState, len(ids))
 	rows, err := s.pool.Query(ctx, `SELECT d.message_id, d.status, d.attempts, d.route, d.idempotency_key,
 		EXISTS (SELECT 1 FROM deliveries x WHERE x.destination = d.destination AND x.fact_system = d.fact_system
-			AND x.fact_ref = d.fact_ref AND x.status = 'delivered' AND x.fact_version > d.fact_version)
+			AND x.fact_ref = d.fact_ref AND x.status = 'delivered' AND x.fact_version > d.fact_version),
+		EXISTS (SELECT 1 FROM deliveries x WHERE x.destination = d.destination AND x.fact_system = d.fact_system
+			AND x.fact_ref = d.fact_ref AND x.status = 'pending' AND x.fact_version > d.fact_version)
 		FROM deliveries d WHERE d.destination = $1 AND d.message_id = ANY($2)`, destination, ids)
 	if err != nil {
 		return nil, fmt.Errorf("store: delivery states: %w", err)
@@ -45,7 +50,7 @@ func (s *Store) DeliveryStates(ctx context.Context, destination string, ids []uu
 	for rows.Next() {
 		var id uuid.UUID
 		var st DeliveryState
-		if err := rows.Scan(&id, &st.Status, &st.Attempts, &st.Route, &st.IdempotencyKey, &st.NewerDelivered); err != nil {
+		if err := rows.Scan(&id, &st.Status, &st.Attempts, &st.Route, &st.IdempotencyKey, &st.NewerDelivered, &st.NewerPending); err != nil {
 			return nil, fmt.Errorf("store: delivery states: %w", err)
 		}
 		out[id] = st

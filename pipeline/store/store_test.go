@@ -190,12 +190,20 @@ func TestDeliveries(t *testing.T) {
 		require.NoError(t, err)
 		assert.Empty(t, un)
 	})
+	t.Run("an older version knows a newer one waits", func(t *testing.T) {
+		st, err := s.DeliveryStates(ctx, "prisme", []uuid.UUID{id1, id2})
+		require.NoError(t, err)
+		assert.True(t, st[id1].NewerPending, "v2 waits for prisme")
+		assert.False(t, st[id1].NewerDelivered)
+		assert.False(t, st[id2].NewerPending, "nothing newer than v2")
+	})
 	t.Run("an older version is recognised once a newer one was delivered", func(t *testing.T) {
 		record(t, s, []DeliveryOutcome{{MessageID: id2, Destination: "prisme", Route: "appi-to-prisme",
 			Status: StatusDelivered, Attempts: 1, Receipt: json.RawMessage(`{"id":"A-1"}`), ReceiptRef: "A-1"}})
 		st, err := s.DeliveryStates(ctx, "prisme", []uuid.UUID{id1, id2})
 		require.NoError(t, err)
 		assert.True(t, st[id1].NewerDelivered)
+		assert.False(t, st[id1].NewerPending, "v2 no longer waits")
 		assert.Equal(t, StatusPending, st[id1].Status)
 		assert.Equal(t, StatusDelivered, st[id2].Status)
 		st, err = s.DeliveryStates(ctx, "nowhere", []uuid.UUID{id1})
