@@ -301,7 +301,7 @@ var errMessageID = errors.New("message id is not a UUID")
 // ends.
 func (d *Deliverer) states(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]store.DeliveryState, error) {
 	for {
-		states, err := d.Store.DeliveryStates(ctx, d.Destination, ids)
+		states, err := d.Store.DeliveryStates(ctx, d.Destination, ids, d.newestWins())
 		if err == nil {
 			return states, nil
 		}

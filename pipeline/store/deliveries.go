@@ -34,15 +34,17 @@ type DeliveryState struct {
 }
 
 // DeliveryStates returns the state of each message at destination. A message without a
-// delivery row is not routed there (it is absent from the map).
-func (s *Store) DeliveryStates(ctx context.Context, destination string, ids []uuid.UUID) (map[uuid.UUID]DeliveryState, error) {
+// delivery row is not routed there (it is absent from the map). NewerPending is asked
+// only when askPending is set (a destination that keeps the newest itself): for the
+// others the question is skipped, not answered false by chance.
+func (s *Store) DeliveryStates(ctx context.Context, destination string, ids []uuid.UUID, askPending bool) (map[uuid.UUID]DeliveryState, error) {
 	out := make(map[uuid.UUID]DeliveryState, len(ids))
 	rows, err := s.pool.Query(ctx, `SELECT d.message_id, d.status, d.attempts, d.route, d.idempotency_key,
 		EXISTS (SELECT 1 FROM deliveries x WHERE x.destination = d.destination AND x.fact_system = d.fact_system
 			AND x.fact_ref = d.fact_ref AND x.status = 'delivered' AND x.fact_version > d.fact_version),
-		EXISTS (SELECT 1 FROM deliveries x WHERE x.destination = d.destination AND x.fact_system = d.fact_system
+		$3::boolean AND EXISTS (SELECT 1 FROM deliveries x WHERE x.destination = d.destination AND x.fact_system = d.fact_system
 			AND x.fact_ref = d.fact_ref AND x.status = 'pending' AND x.fact_version > d.fact_version)
-		FROM deliveries d WHERE d.destination = $1 AND d.message_id = ANY($2)`, destination, ids)
+		FROM deliveries d WHERE d.destination = $1 AND d.message_id = ANY($2)`, destination, ids, askPending)
 	if err != nil {
 		return nil, fmt.Errorf("store: delivery states: %w", err)
 	}

@@ -191,7 +191,7 @@ func TestDeliveries(t *testing.T) {
 		assert.Empty(t, un)
 	})
 	t.Run("an older version knows a newer one waits", func(t *testing.T) {
-		st, err := s.DeliveryStates(ctx, "prisme", []uuid.UUID{id1, id2})
+		st, err := s.DeliveryStates(ctx, "prisme", []uuid.UUID{id1, id2}, true)
 		require.NoError(t, err)
 		assert.True(t, st[id1].NewerPending, "v2 waits for prisme")
 		assert.False(t, st[id1].NewerDelivered)
@@ -200,13 +200,13 @@ func TestDeliveries(t *testing.T) {
 	t.Run("an older version is recognised once a newer one was delivered", func(t *testing.T) {
 		record(t, s, []DeliveryOutcome{{MessageID: id2, Destination: "prisme", Route: "appi-to-prisme",
 			Status: StatusDelivered, Attempts: 1, Receipt: json.RawMessage(`{"id":"A-1"}`), ReceiptRef: "A-1"}})
-		st, err := s.DeliveryStates(ctx, "prisme", []uuid.UUID{id1, id2})
+		st, err := s.DeliveryStates(ctx, "prisme", []uuid.UUID{id1, id2}, true)
 		require.NoError(t, err)
 		assert.True(t, st[id1].NewerDelivered)
 		assert.False(t, st[id1].NewerPending, "v2 no longer waits")
 		assert.Equal(t, StatusPending, st[id1].Status)
 		assert.Equal(t, StatusDelivered, st[id2].Status)
-		st, err = s.DeliveryStates(ctx, "nowhere", []uuid.UUID{id1})
+		st, err = s.DeliveryStates(ctx, "nowhere", []uuid.UUID{id1}, true)
 		require.NoError(t, err)
 		assert.Empty(t, st, "a destination that no route names has no delivery rows")
 	})
@@ -215,7 +215,7 @@ func TestDeliveries(t *testing.T) {
 		assert.Equal(t, []bool{false}, record(t, s, []DeliveryOutcome{{MessageID: id2, Destination: "prisme", Status: StatusQuarantined, Error: "x"}}),
 			"the second outcome changed nothing, and says so")
 		assert.Equal(t, audited, count(t, s, `SELECT count(*) FROM audit`), "nor is it audited")
-		st, err := s.DeliveryStates(ctx, "prisme", []uuid.UUID{id2})
+		st, err := s.DeliveryStates(ctx, "prisme", []uuid.UUID{id2}, true)
 		require.NoError(t, err)
 		assert.Equal(t, StatusDelivered, st[id2].Status)
 		assert.Equal(t, 0, count(t, s, `SELECT count(*) FROM quarantine WHERE stage = 'deliver'`))
@@ -260,7 +260,7 @@ func TestDeliveries(t *testing.T) {
 		assert.Equal(t, "prisme", q.Destination)
 		assert.Equal(t, "mesure/1", q.FactRef)
 		require.NoError(t, s.ReplayDelivery(ctx, q, "operator:alice"))
-		st, err := s.DeliveryStates(ctx, "prisme", []uuid.UUID{id1})
+		st, err := s.DeliveryStates(ctx, "prisme", []uuid.UUID{id1}, true)
 		require.NoError(t, err)
 		assert.Equal(t, StatusPending, st[id1].Status)
 		un, err := s.Unpublished(ctx, 10)
@@ -275,7 +275,7 @@ func TestDeliveries(t *testing.T) {
 	})
 	t.Run("superseded is an outcome", func(t *testing.T) {
 		record(t, s, []DeliveryOutcome{{MessageID: id1, Destination: "prisme", Status: StatusSuperseded}})
-		st, err := s.DeliveryStates(ctx, "prisme", []uuid.UUID{id1})
+		st, err := s.DeliveryStates(ctx, "prisme", []uuid.UUID{id1}, true)
 		require.NoError(t, err)
 		assert.Equal(t, StatusSuperseded, st[id1].Status)
 	})
