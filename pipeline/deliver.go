@@ -159,6 +159,13 @@ func (d *Deliverer) Run(ctx context.Context) error {
 					cancel(err)
 					continue
 				}
+				if w.outcome == nil && ctx.Err() != nil {
+					// Interrupted (an attempt cut short, a pause that outlived the run),
+					// not done: handed to the recorder, its offset would be committed
+					// with its delivery still pending, and only the sweeper would send
+					// it again. Left out, it is fetched again from the last commit.
+					continue
+				}
 				select {
 				case done <- w:
 				case <-ctx.Done():

@@ -81,12 +81,17 @@ func (r *Running) deliver(ctx context.Context, d *Deliverer, cons *bus.Consumer,
 		if !errors.Is(err, ErrDestinationStopped) || ctx.Err() != nil {
 			return
 		}
-		r.mu.Lock()
-		r.stopped[d.Destination] = err.Error()
-		r.mu.Unlock()
+		stop := func() {
+			r.mu.Lock()
+			r.stopped[d.Destination] = err.Error()
+			r.mu.Unlock()
+		}
 		if r.Controls == nil || len(d.Routes) == 0 {
+			stop()
 			return // nothing to resume it by: it stays stopped until a restart
 		}
+		// The routes are paused before the destination says it stopped, so that whoever
+		// sees the stop (/readyz, a test) sees the pause too.
 		for _, route := range d.Routes {
 			for {
 				_, perr := r.Controls.Set(ctx, ControlRoute, route, true, err.Error(), "hub (destination stopped)")
@@ -97,6 +102,7 @@ func (r *Running) deliver(ctx context.Context, d *Deliverer, cons *bus.Consumer,
 				sleep(ctx, time.Second)
 			}
 		}
+		stop()
 		for d.allPaused() && ctx.Err() == nil {
 			sleep(ctx, pausePoll)
 		}
