@@ -170,18 +170,18 @@ func (r *crashRig) settle(timeout time.Duration) {
 			for i := 1; i <= r.started; i++ {
 				l, _ := os.ReadFile(filepath.Join(r.logDir, fmt.Sprintf("hub-%02d.log", i)))
 				log, dump := splitDump(l)
-				var others, group []byte // the consumer group's own events apart
+				var others, events []byte // the consumer group's own events apart
 				for line := range bytes.Lines(log) {
 					if bytes.Contains(line, []byte(`"kafka-consumer"`)) {
 						if !bytes.Contains(line, []byte("no messages received")) && !bytes.Contains(line, []byte("committed offsets")) {
-							group = append(group, line...) // joins, assignments, errors
+							events = append(events, line...) // joins, assignments, errors
 						}
 					} else if !bytes.Contains(line, []byte(`"level":"debug"`)) {
 						others = append(others, line...)
 					}
 				}
 				logs = append(append(logs, fmt.Sprintf("--- hub %d\n", i)...), tail(others, 1500)...)
-				logs = append(append(logs, "consumer group events:\n"...), tail(group, 4000)...)
+				logs = append(append(logs, "consumer group events:\n"...), tail(events, 4000)...)
 				logs = append(logs, dump...)
 			}
 			var outbox, audit, checkpoints string

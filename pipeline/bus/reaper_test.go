@@ -11,22 +11,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// joinAndDie sends, for n new members of group, a JoinGroup as kafka-go would, and
-// closes their connections before the broker answers: hubs killed while they waited
-// to join.
-func joinAndDie(t *testing.T, broker, group, topic string, n int) {
-	t.Helper()
-	var conns []net.Conn
-	for range n {
-		conns = append(conns, sendJoin(t, broker, group, topic))
-	}
-	time.Sleep(20 * time.Millisecond) // the broker holds the joins: the group is rebalancing
-	for _, c := range conns {
-		require.NoError(t, c.Close())
-	}
-}
-
-func sendJoin(t *testing.T, broker, group, topic string) net.Conn {
+// joinAndDie sends a JoinGroup for a new member of group, as kafka-go would, and closes
+// the connection before the broker answers: a hub killed while it waited to join.
+func joinAndDie(t *testing.T, broker, group, topic string) {
 	t.Helper()
 	var d net.Dialer
 	conn, err := d.DialContext(t.Context(), "tcp", broker)
@@ -46,7 +33,8 @@ func sendJoin(t *testing.T, broker, group, topic string) net.Conn {
 	}
 	_, err = conn.Write(kmsg.NewRequestFormatter(kmsg.FormatterClientID("dies-joining")).AppendRequest(nil, req, 1))
 	require.NoError(t, err)
-	return conn
+	time.Sleep(20 * time.Millisecond) // the broker holds the join: the group is rebalancing
+	require.NoError(t, conn.Close())
 }
 
 func TestAMemberThatDiedWhileJoiningDoesNotKeepItsPartitions(t *testing.T) {
@@ -73,7 +61,7 @@ func TestAMemberThatDiedWhileJoiningDoesNotKeepItsPartitions(t *testing.T) {
 	// six rounds this test fails nearly every time the reaper does not work.
 	orphans := 0
 	for range rounds {
-		joinAndDie(t, brokers[0], "orphans", topic, 1)
+		joinAndDie(t, brokers[0], "orphans", topic)
 		require.Eventually(t, func() bool {
 			state, members := groupAssignments(t, brokers, "orphans")
 			return state == "Stable" && len(members) == 2
