@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -28,6 +29,10 @@ type Config struct {
 	HTTP HTTP `yaml:"http"`
 	// Delivery tunes the consumers that deliver to destinations.
 	Delivery Delivery `yaml:"delivery"`
+	// Memory sets the memory budget of `passerelle serve`, and so how often it
+	// collects garbage. Default: 200MiB and 400 with a Kafka cluster, Go's own with
+	// the embedded broker.
+	Memory Memory `yaml:"memory"`
 	// Retention says how long the hub keeps what it moved (data protection). Default:
 	// payloads 30 days after delivery, quarantined ones 180 days, audit rows 3 years.
 	Retention Retention `yaml:"retention"`
@@ -110,6 +115,52 @@ type Console struct {
 	Accounts string `yaml:"accounts"`
 	// SessionTTL is how long a sign-in lasts. Default 8h.
 	SessionTTL time.Duration `yaml:"sessionTTL"`
+}
+
+// Memory is the Go runtime's memory budget for `passerelle serve`. The hub's work
+// allocates a lot of short-lived memory (every record is decoded, validated and
+// encoded again), and with Go's default the collector runs each time the heap has
+// doubled: a sixth of the hub's CPU. A higher GCPercent under a soft Limit collects
+// less often while the process stays within the limit. GOGC and GOMEMLIMIT in the
+// environment win over both, as for any Go program.
+//
+// With the embedded broker (no kafka.brokers) the defaults are Go's (100, no limit):
+// that broker keeps every record in this process's memory, so a limit would be
+// reached for good and the collector would run without pause.
+type Memory struct {
+	// Limit is the soft limit of the Go runtime's memory, in GOMEMLIMIT's syntax
+	// (200MiB, 1GiB), or "off". Default 200MiB with a Kafka cluster, off with the
+	// embedded broker. Leave room under the container's own limit: the process's RSS
+	// sits a little above it.
+	Limit string `yaml:"limit"`
+	// GCPercent is GOGC: collect when the heap has grown by this percentage since the
+	// last collection (or reaches Limit, whichever comes first); -1 collects at Limit
+	// only. Default 400 with a Kafka cluster, 100 with the embedded broker.
+	GCPercent int `yaml:"gcPercent"`
+}
+
+// MemoryLimit parses Limit: the limit in bytes, or -1 for off. Units are GOMEMLIMIT's:
+// B, KiB, MiB, GiB, TiB, or none (bytes).
+func (m Memory) MemoryLimit() (int64, error) {
+	s := strings.TrimSpace(m.Limit)
+	if s == "off" {
+		return -1, nil
+	}
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40}, {"B", 1}} {
+		if strings.HasSuffix(s, u.suffix) {
+			s, mult = strings.TrimSuffix(s, u.suffix), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n <= 0 || n > (1<<62)/mult {
+		return 0, fmt.Errorf("must be a size such as 200MiB or 1GiB (units B, KiB, MiB, GiB, TiB), or off, not %q", m.Limit)
+	}
+	return n * mult, nil
 }
 
 // Delivery tunes the delivery consumers.
@@ -374,6 +425,18 @@ func (c *Config) fillDefaults() {
 	if d.FailureRatio == 0 {
 		d.FailureRatio = 0.8
 	}
+	if c.Memory.Limit == "" {
+		c.Memory.Limit = "200MiB"
+		if c.Kafka.Embedded() {
+			c.Memory.Limit = "off"
+		}
+	}
+	if c.Memory.GCPercent == 0 {
+		c.Memory.GCPercent = 400
+		if c.Kafka.Embedded() {
+			c.Memory.GCPercent = 100
+		}
+	}
 	rt := &c.Retention
 	if rt.Payloads == 0 {
 		rt.Payloads = 30 * 24 * time.Hour
@@ -461,6 +524,16 @@ func (c *Config) Validate() error {
 	}
 	if d.FailureRatio <= 0 || d.FailureRatio > 1 {
 		ps.Add("delivery.failureRatio", "must be in (0, 1], not %g", d.FailureRatio)
+	}
+	if limit, err := c.Memory.MemoryLimit(); err != nil {
+		ps.Add("memory.limit", "%s", err.Error())
+	} else if limit >= 0 && limit < 32<<20 {
+		ps.Add("memory.limit", "must be at least 32MiB, not %s", c.Memory.Limit)
+	}
+	if c.Memory.GCPercent < -1 {
+		ps.Add("memory.gcPercent", "must be -1 (collect at the limit only) or positive, not %d", c.Memory.GCPercent)
+	} else if c.Memory.GCPercent == -1 && c.Memory.Limit == "off" {
+		ps.Add("memory.gcPercent", "-1 needs a limit: with limit off the collector would never run")
 	}
 	rt := c.Retention
 	if rt.Payloads <= 0 {

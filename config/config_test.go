@@ -73,6 +73,38 @@ func TestConfig(t *testing.T) {
 		assert.Equal(t, []string{"k1:9092", "k2:9092"}, c.Kafka.Brokers)
 		assert.Equal(t, 3, c.Kafka.ReplicationFactor, "a real cluster replicates by default")
 	})
+	t.Run("the memory budget is Go's with the embedded broker, tighter with a cluster", func(t *testing.T) {
+		c, err := Read(strings.NewReader(minimal), noEnv)
+		require.NoError(t, err)
+		assert.Equal(t, Memory{Limit: "off", GCPercent: 100}, c.Memory)
+		n, err := c.Memory.MemoryLimit()
+		require.NoError(t, err)
+		assert.Equal(t, int64(-1), n)
+		c, err = Read(strings.NewReader(minimal+"kafka: {brokers: [k1:9092]}\n"), noEnv)
+		require.NoError(t, err)
+		assert.Equal(t, Memory{Limit: "200MiB", GCPercent: 400}, c.Memory)
+		n, err = c.Memory.MemoryLimit()
+		require.NoError(t, err)
+		assert.Equal(t, int64(200<<20), n)
+		c, err = Read(strings.NewReader(minimal+"memory: {limit: 1GiB, gcPercent: -1}\n"), noEnv)
+		require.NoError(t, err)
+		n, err = c.Memory.MemoryLimit()
+		require.NoError(t, err)
+		assert.Equal(t, int64(1<<30), n)
+		assert.Equal(t, -1, c.Memory.GCPercent)
+		for in, want := range map[string]string{
+			"memory: {limit: 200MB}":                  `memory.limit: must be a size such as 200MiB or 1GiB (units B, KiB, MiB, GiB, TiB), or off, not "200MB"`,
+			"memory: {limit: -5MiB}":                  `memory.limit: must be a size such as 200MiB`,
+			"memory: {limit: 99999999999TiB}":         `memory.limit: must be a size such as 200MiB`,
+			"memory: {limit: 1MiB}":                   "memory.limit: must be at least 32MiB, not 1MiB",
+			"memory: {gcPercent: -2}":                 "memory.gcPercent: must be -1 (collect at the limit only) or positive, not -2",
+			"memory: {limit: \"off\", gcPercent: -1}": "memory.gcPercent: -1 needs a limit",
+		} {
+			_, err := Read(strings.NewReader(minimal+in+"\n"), noEnv)
+			require.Error(t, err, in)
+			assert.Contains(t, err.Error(), want, in)
+		}
+	})
 	t.Run("every problem is reported at once with its path", func(t *testing.T) {
 		bad := `
 log: {format: xml}

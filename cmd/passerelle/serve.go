@@ -2,8 +2,11 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"os"
+	"runtime/debug"
 	"runtime/pprof"
+	"strconv"
 
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
@@ -39,6 +42,7 @@ broker is started in this process (in memory: for demos and tests).`,
 				return err
 			}
 			defer func() { _ = log.Sync() }()
+			applyMemory(cfg.Memory, os.Getenv, log)
 			hub := &pipeline.Hub{Config: cfg, Instances: instances, Log: log}
 			if hub.Mount, err = consoleMount(cfg, log); err != nil {
 				return &exitError{code: 1, msg: err.Error()}
@@ -56,6 +60,25 @@ broker is started in this process (in memory: for demos and tests).`,
 	cmd.Flags().StringVarP(&cfgPath, "config", "c", "passerelle.yaml", "configuration file")
 	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
 	return cmd
+}
+
+// applyMemory sets the Go runtime's collector from the configuration, except where
+// GOGC or GOMEMLIMIT, which the runtime itself read at start, say otherwise.
+func applyMemory(m config.Memory, getenv func(string) string, log *zap.Logger) {
+	gc, limit := "GOGC="+getenv("GOGC"), "GOMEMLIMIT="+getenv("GOMEMLIMIT")
+	if getenv("GOGC") == "" {
+		debug.SetGCPercent(m.GCPercent)
+		gc = strconv.Itoa(m.GCPercent)
+	}
+	if getenv("GOMEMLIMIT") == "" {
+		n, err := m.MemoryLimit()
+		if err != nil || n < 0 { // off (config.Load refused anything else)
+			n = math.MaxInt64
+		}
+		debug.SetMemoryLimit(n)
+		limit = m.Limit
+	}
+	log.Info("memory budget", zap.String("gcPercent", gc), zap.String("limit", limit))
 }
 
 // startCPUProfile profiles the process into file until stop is called.
