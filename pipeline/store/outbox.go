@@ -65,10 +65,7 @@ func (s *Store) Unpublished(ctx context.Context, limit int) ([]OutboxMessage, er
 // small partial index: what is in flight), not from the outbox, which holds every
 // message until retention.
 func (s *Store) Unsettled(ctx context.Context, age time.Duration, limit int) ([]OutboxMessage, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+outboxColumnsOf+` FROM outbox o JOIN outbox_state s ON s.seq = o.seq
-		WHERE o.id IN (SELECT d.message_id FROM deliveries d WHERE d.status = 'pending' AND d.created_at < now() - $1::interval)
-		AND s.published_at < now() - $1::interval AND o.data IS NOT NULL
-		ORDER BY o.seq LIMIT $2`, age.String(), limit)
+	rows, err := s.pool.Query(ctx, unsettledQuery, age.String(), limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: unsettled: %w", err)
 	}
@@ -78,6 +75,20 @@ func (s *Store) Unsettled(ctx context.Context, age time.Duration, limit int) ([]
 	}
 	return out, nil
 }
+
+// unsettledQuery finds the pending deliveries first, then their messages, one probe
+// each: its cost follows what is in flight, never the outbox's size. Written as a
+// semi-join, PostgreSQL walked the whole outbox in seq order looking for them, as the
+// LIMIT made that plan look cheap: 4.4 s a sweep on 2,000,000 rows, 3 s a sweep in
+// the APPI backfill. A plain join to outbox_state then merge-joined the whole of that
+// table (0.5 s); OFFSET 0 keeps its subquery apart, so each candidate is probed by its
+// seq (0.2 s for 25,000 candidates, under a millisecond for none).
+const unsettledQuery = `WITH stale AS MATERIALIZED (
+		SELECT DISTINCT d.message_id FROM deliveries d WHERE d.status = 'pending' AND d.created_at < now() - $1::interval)
+	SELECT ` + outboxColumnsOf + ` FROM stale JOIN outbox o ON o.id = stale.message_id
+	JOIN LATERAL (SELECT s.published_at FROM outbox_state s WHERE s.seq = o.seq OFFSET 0) s ON true
+	WHERE s.published_at < now() - $1::interval AND o.data IS NOT NULL
+	ORDER BY o.seq LIMIT $2`
 
 // lockStateBySeq is the one order in which statements touching several outbox_state
 // rows lock them: by seq. The relay marks rows published while a replay or a
