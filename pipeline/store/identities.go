@@ -49,10 +49,17 @@ func (s *Store) ResolvePersons(ctx context.Context, persons [][]Identifier) ([]s
 			lockIdentityClass, identityLockKeys(persons)); err != nil {
 			return fmt.Errorf("identity locks: %w", err)
 		}
+		// Each identifier once: the facts of a batch are often about the same persons
+		// (several measures of one person, several versions of one measure), and every
+		// probe is a descent of the identities index.
 		var systems, values []string
+		asked := map[Identifier]bool{}
 		for _, p := range persons {
 			for _, id := range p {
-				systems, values = append(systems, id.System), append(values, id.Value)
+				if !asked[id] {
+					asked[id] = true
+					systems, values = append(systems, id.System), append(values, id.Value)
+				}
 			}
 		}
 		known := map[Identifier]string{}
