@@ -200,6 +200,7 @@ func (h *Hub) Run(ctx context.Context) error {
 		_ = r.Run(ctx)
 	})
 	startRetention(ctx, wg.Go, cfg, st, log) // data protection: payloads and audit purged on schedule
+	wg.Go(func() { (&StatsJob{Store: st, Log: log.Named("stats")}).Run(ctx) })
 	// Data protection: what decided identity reviews still hold goes on.
 	wg.Go(func() { run.Replayer.runReleases(ctx, log.Named("identity")) })
 	dests := routing.Destinations()
