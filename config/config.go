@@ -130,8 +130,10 @@ type Console struct {
 type Memory struct {
 	// Limit is the soft limit of the Go runtime's memory, in GOMEMLIMIT's syntax
 	// (200MiB, 1GiB), or "off". Default 200MiB with a Kafka cluster, off with the
-	// embedded broker. Leave room under the container's own limit: the process's RSS
-	// sits a little above it.
+	// embedded broker. The whole-path benchmark's hub peaked at 210 MiB of RSS under
+	// the default. Near the limit the collector runs more often (up to half the CPU
+	// when the live heap itself reaches it): give a hub with many routes or large
+	// batches more, and leave room under the container's own limit.
 	Limit string `yaml:"limit"`
 	// GCPercent is GOGC: collect when the heap has grown by this percentage since the
 	// last collection (or reaches Limit, whichever comes first); -1 collects at Limit
