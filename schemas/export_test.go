@@ -8,3 +8,9 @@ func LoadAsWritten() (*Registry, error) { return load(false) }
 func Inline(docs map[string]any, doc any, base string) any {
 	return inliner{docs: docs}.inline(doc, base)
 }
+
+// CompiledDocs returns the documents the registry's compiler is given, by $id.
+func CompiledDocs(inlined bool) (map[string]any, error) {
+	_, docs, err := compiledDocs(inlined)
+	return docs, err
+}

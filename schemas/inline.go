@@ -1,7 +1,7 @@
 package schemas
 
 import (
-	"maps"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -73,7 +73,7 @@ func (in inliner) walk(v any, base string, stack []string) any {
 			}
 		}
 		target, targetBase, ok := in.resolve(ref)
-		if !ok || contains(stack, ref) {
+		if !ok || slices.Contains(stack, ref) {
 			return out
 		}
 		for _, k := range []string{"$id", "$anchor", "$dynamicAnchor", "$recursiveAnchor", "$defs", "definitions", "$schema"} {
@@ -131,7 +131,7 @@ func (in inliner) resolve(ref string) (map[string]any, string, bool) {
 	if !ok {
 		return nil, "", false
 	}
-	return maps.Clone(obj), docID, true
+	return obj, docID, true
 }
 
 // absolute makes a reference found in the document base absolute: `#…` is relative to
@@ -141,13 +141,4 @@ func absolute(ref, base string) string {
 		return base + ref
 	}
 	return ref
-}
-
-func contains(stack []string, ref string) bool {
-	for _, s := range stack {
-		if s == ref {
-			return true
-		}
-	}
-	return false
 }

@@ -58,23 +58,10 @@ func TestTheInlinedSchemasGiveTheSameVerdicts(t *testing.T) {
 func TestTheMessageTypesAreInlinedWhole(t *testing.T) {
 	reg, err := schemas.Load()
 	require.NoError(t, err)
-	docs := map[string]any{}
-	for _, name := range []string{"envelope", "common"} {
-		raw, ok := reg.Schema(name)
-		require.True(t, ok)
-		doc, err := jsonstrict.Decode(raw)
-		require.NoError(t, err)
-		docs[doc.(map[string]any)["$id"].(string)] = doc
-	}
+	docs, err := schemas.CompiledDocs(true)
+	require.NoError(t, err)
 	for _, ti := range reg.Types() {
-		raw, ok := reg.Schema(ti.Type)
-		require.True(t, ok)
-		doc, err := jsonstrict.Decode(raw)
-		require.NoError(t, err)
-		docs[ti.ID] = doc
-	}
-	for _, ti := range reg.Types() {
-		out, err := json.Marshal(schemas.Inline(docs, docs[ti.ID], ti.ID))
+		out, err := json.Marshal(docs[ti.ID])
 		require.NoError(t, err)
 		top := map[string]any{}
 		require.NoError(t, json.Unmarshal(out, &top))
@@ -178,7 +165,7 @@ func variants(raw []byte) []variant {
 			}
 		case []any:
 			for i, e := range v {
-				walk(e, append(at, itoa(i)))
+				walk(e, append(at, strconv.Itoa(i)))
 			}
 		}
 	}
@@ -232,15 +219,13 @@ func setAt(doc any, p []string, v any, remove bool) {
 			c[last] = v
 		}
 	case []any:
-		if remove {
+		if remove { // an array keeps its length: the element becomes a text
 			c[atoi(last)] = "removed"
 		} else {
 			c[atoi(last)] = v
 		}
 	}
 }
-
-func itoa(i int) string { return strconv.Itoa(i) }
 
 func atoi(s string) int {
 	i, err := strconv.Atoi(s)

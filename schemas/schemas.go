@@ -77,30 +77,13 @@ func load(inlined bool) (*Registry, error) {
 	// or the file system.
 	c.UseLoader(jsonschema.SchemeURLLoader{})
 
-	entries, err := fs.Glob(files, "*.json")
+	sfs, docs, err := compiledDocs(inlined)
 	if err != nil {
-		return nil, fmt.Errorf("schemas: list embedded files: %w", err)
+		return nil, err
 	}
-	r := &Registry{byType: map[string]*jsonschema.Schema{}}
-	docs := map[string]any{}
-	for _, file := range entries {
-		sf, doc, err := readSchemaFile(file)
-		if err != nil {
-			return nil, err
-		}
-		if _, dup := docs[sf.id]; dup {
-			return nil, fmt.Errorf("schemas: %s: $id %s is already used by another file", file, sf.id)
-		}
-		docs[sf.id] = doc
-		r.files = append(r.files, sf)
-	}
-	in := inliner{docs: docs}
-	for _, sf := range r.files {
-		doc := docs[sf.id]
-		if inlined && sf.typ != "" {
-			doc = in.inline(doc, sf.id)
-		}
-		if err := c.AddResource(sf.id, doc); err != nil {
+	r := &Registry{byType: map[string]*jsonschema.Schema{}, files: sfs}
+	for _, sf := range sfs {
+		if err := c.AddResource(sf.id, docs[sf.id]); err != nil {
 			return nil, fmt.Errorf("schemas: add %s: %w", sf.file, err)
 		}
 	}
@@ -128,6 +111,40 @@ func load(inlined bool) (*Registry, error) {
 		return a.Version - b.Version
 	})
 	return r, nil
+}
+
+// compiledDocs reads every embedded schema file and returns the documents the
+// compiler is given, by $id: the files as written, or with the message types inlined.
+func compiledDocs(inlined bool) ([]schemaFile, map[string]any, error) {
+	entries, err := fs.Glob(files, "*.json")
+	if err != nil {
+		return nil, nil, fmt.Errorf("schemas: list embedded files: %w", err)
+	}
+	var sfs []schemaFile
+	written := map[string]any{}
+	for _, file := range entries {
+		sf, doc, err := readSchemaFile(file)
+		if err != nil {
+			return nil, nil, err
+		}
+		if _, dup := written[sf.id]; dup {
+			return nil, nil, fmt.Errorf("schemas: %s: $id %s is already used by another file", file, sf.id)
+		}
+		written[sf.id] = doc
+		sfs = append(sfs, sf)
+	}
+	if !inlined {
+		return sfs, written, nil
+	}
+	in := inliner{docs: written}
+	out := make(map[string]any, len(written))
+	for _, sf := range sfs {
+		out[sf.id] = written[sf.id]
+		if sf.typ != "" {
+			out[sf.id] = in.inline(written[sf.id], sf.id)
+		}
+	}
+	return sfs, out, nil
 }
 
 // readSchemaFile reads one embedded schema strictly (a duplicate key in a schema is a

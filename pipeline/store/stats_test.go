@@ -1,13 +1,10 @@
 package store
 
 import (
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"passerelle/internal/pgtest"
 )
 
 // TestPlannerStatisticsFollowAYoungTable: a table that doubled since it was last
@@ -80,30 +77,4 @@ func TestPlannerStatisticsFollowAYoungTable(t *testing.T) {
 	analysed, err = s.RefreshPlannerStats(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, []string{"deliveries"}, analysed, "doubled since the last analysis")
-}
-
-// TestTheHubsSessionsArePlannedForBatches: every connection of the pool gets the
-// planner settings the hub's statements are written for, unless its URL says otherwise.
-func TestTheHubsSessionsArePlannedForBatches(t *testing.T) {
-	url := pgtest.NewDatabase(t)
-	show := func(s *Store, name string) string {
-		var v string
-		require.NoError(t, s.pool.QueryRow(t.Context(), "SHOW "+name).Scan(&v))
-		return v
-	}
-	s, err := Open(t.Context(), url, Options{})
-	require.NoError(t, err)
-	defer s.Close()
-	assert.Equal(t, "force_custom_plan", show(s, "plan_cache_mode"))
-	assert.Equal(t, "1.1", show(s, "random_page_cost"))
-	assert.Equal(t, "0", show(s, "max_parallel_workers_per_gather"))
-
-	sep := "?"
-	if strings.Contains(url, "?") {
-		sep = "&"
-	}
-	s2, err := Open(t.Context(), url+sep+"max_parallel_workers_per_gather=2", Options{})
-	require.NoError(t, err)
-	defer s2.Close()
-	assert.Equal(t, "2", show(s2, "max_parallel_workers_per_gather"), "the URL's own setting wins")
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -376,4 +377,30 @@ func record(t *testing.T, s *Store, outs []DeliveryOutcome) []bool {
 	require.NoError(t, err)
 	require.Len(t, recorded, len(outs))
 	return recorded
+}
+
+// TestTheHubsSessionsArePlannedForBatches: every connection of the pool gets the
+// planner settings the hub's statements are written for, unless its URL says otherwise.
+func TestTheHubsSessionsArePlannedForBatches(t *testing.T) {
+	url := pgtest.NewDatabase(t)
+	show := func(s *Store, name string) string {
+		var v string
+		require.NoError(t, s.pool.QueryRow(t.Context(), "SHOW "+name).Scan(&v))
+		return v
+	}
+	s, err := Open(t.Context(), url, Options{})
+	require.NoError(t, err)
+	defer s.Close()
+	assert.Equal(t, "force_custom_plan", show(s, "plan_cache_mode"))
+	assert.Equal(t, "1.1", show(s, "random_page_cost"))
+	assert.Equal(t, "0", show(s, "max_parallel_workers_per_gather"))
+
+	sep := "?"
+	if strings.Contains(url, "?") {
+		sep = "&"
+	}
+	s2, err := Open(t.Context(), url+sep+"max_parallel_workers_per_gather=2", Options{})
+	require.NoError(t, err)
+	defer s2.Close()
+	assert.Equal(t, "2", show(s2, "max_parallel_workers_per_gather"), "the URL's own setting wins")
 }
