@@ -176,7 +176,7 @@ func (s *Store) DecideIdentityReview(ctx context.Context, id int64, decision, ac
 // under).
 func (s *Store) LinkedPersons(ctx context.Context, person string) ([]string, error) {
 	rows, err := s.pool.Query(ctx, `WITH RECURSIVE linked(p) AS (
-			SELECT $1::text
+			SELECT $1::text COLLATE "C" -- the collation of the person ids (migration 0025)
 			UNION
 			SELECT CASE WHEN r.person_a = l.p THEN r.person_b ELSE r.person_a END
 			FROM identity_reviews r JOIN linked l ON r.status = 'linked' AND (r.person_a = l.p OR r.person_b = l.p)
