@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -118,6 +119,8 @@ func (c *Console) Mount(mux *http.ServeMux, run *pipeline.Running) {
 	mux.HandleFunc("GET "+Prefix+"journal", c.page(RoleOperator, c.journalSearch))
 	mux.HandleFunc("GET "+Prefix+"journal/{person}", c.page(RoleOperator, c.journal))
 	mux.HandleFunc("GET "+Prefix+"receipts", c.page(RoleClerk, c.receipts))
+	mux.HandleFunc("GET "+Prefix+"identities", c.page(RoleOperator, c.identities))
+	mux.HandleFunc("POST "+Prefix+"identities/{id}/{decision}", c.action(RoleOperator, c.decideIdentity))
 
 	// The API: the same state and controls for scripts and curl, with HTTP Basic
 	// (no cookie, so no cross-site request can use it) or a browser's session for GET.
@@ -419,6 +422,74 @@ func (c *Console) replay(r *http.Request, sess *session) (string, error) {
 	msg := fmt.Sprintf("Quarantine %d replayed: %s.", id, res.Outcome)
 	if res.Requarantined != 0 {
 		msg += fmt.Sprintf(" It failed again: now quarantine %d.", res.Requarantined)
+	}
+	return msg, nil
+}
+
+// IdentitiesPage is the identity reviews page's data.
+type IdentitiesPage struct {
+	Status   string
+	Statuses []string
+	Reviews  []store.IdentityReview
+	Back     string
+}
+
+// identities lists the doubtful identity matches of a status (open by default), with
+// what an operator needs to decide each: both persons' identifiers, their facts, the
+// facts held. Showing identifiers is access to personal data: it is audited first.
+func (c *Console) identities(_ http.ResponseWriter, r *http.Request, sess *session) (string, view, error) {
+	status := r.URL.Query().Get("status")
+	if status == "" {
+		status = store.ReviewOpen
+	}
+	p := IdentitiesPage{Status: status, Statuses: []string{store.ReviewOpen, store.ReviewLinked, store.ReviewApart, "all"}, Back: r.URL.RequestURI()}
+	v := view{Title: "Identities", Nav: "identities", Data: p}
+	if !slices.Contains(p.Statuses, status) {
+		return "identities", v, errors.New("status must be open, linked, apart or all")
+	}
+	reviews, err := c.run.Store.ListIdentityReviews(r.Context(), status)
+	if err != nil {
+		return "identities", v, err
+	}
+	ids := make([]string, len(reviews))
+	for i, rv := range reviews {
+		ids[i] = strconv.FormatInt(rv.ID, 10)
+	}
+	if err := c.run.Store.Audit(r.Context(), store.AuditEntry{Actor: sess.account.Actor(), Action: "identity-reviews", Outcome: "shown",
+		LegalBasis: store.LegalBasisAccuracy, Reference: "identity-reviews:" + status + " ids:" + strings.Join(ids, ",")}); err != nil {
+		return "identities", v, fmt.Errorf("the reviews could not be audited, so they are not shown: %w", err)
+	}
+	p.Reviews = reviews
+	v.Data = p
+	return "identities", v, nil
+}
+
+// decideIdentity records an operator's decision on a review (link or apart), audited
+// under the account, then releases the facts that waited for it.
+func (c *Console) decideIdentity(r *http.Request, sess *session) (string, error) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		return "", errors.New("not a review number")
+	}
+	decision := r.PathValue("decision")
+	if decision != store.ReviewLinked && decision != store.ReviewApart {
+		return "", errors.New("the decision must be linked or apart")
+	}
+	actor := sess.account.Actor()
+	if err := c.run.Store.DecideIdentityReview(r.Context(), id, decision, actor); err != nil {
+		return "", err
+	}
+	msg := fmt.Sprintf("Review %d: one person.", id)
+	if decision == store.ReviewApart {
+		msg = fmt.Sprintf("Review %d: two people, kept apart.", id)
+	}
+	n, err := c.run.Replayer.ReleaseHeld(r.Context(), id, actor)
+	if n > 0 {
+		msg += fmt.Sprintf(" %d held fact(s) released.", n)
+	}
+	if err != nil {
+		c.log.Warn("console: releasing held facts", zap.Int64("review", id), zap.Error(err))
+		msg += " Releasing the held facts failed: the hub releases them within seconds."
 	}
 	return msg, nil
 }

@@ -14,13 +14,17 @@
 //     parquet or PRISME dossierId, then that person's measures (past, current,
 //     upcoming) and every fact across systems on one timeline, coloured by what became
 //     of it at each destination (delivered, pending, quarantined), with replay.
+//   - The identity reviews: each doubtful match (same name and birth date, another
+//     APPI or PRISME number) with both persons' identifiers, facts and held facts, and
+//     the operator's decision (one person, or two), which releases the held facts.
 //   - A JSON API (/console/api/...) with the same state and controls for scripts.
 //
 // Guarantees: every page but the sign-in needs a session; every action checks a
 // per-session CSRF token (and SameSite=Strict cookies); the API takes HTTP Basic,
-// never a cookie, for changes. Every person lookup, and every control and replay, is
-// audited under the account's name (console:<name>) before anything is shown or done;
-// a lookup that cannot be audited is not shown. The technical log never carries a
+// never a cookie, for changes. Every person lookup and listing of identity reviews,
+// and every control, replay and identity decision, is audited under the account's name
+// (console:<name>) before anything is shown or done; a lookup that cannot be audited is
+// not shown. The technical log never carries a
 // searched identifier or a person's data.
 //
 // Authentication is an Authenticator: LocalAccounts (bcrypt hashes in a file) for the

@@ -47,6 +47,11 @@ type rig struct {
 // measureLine is version v of measure number of person p (0 is the one looked for).
 func measureLine(t *testing.T, p int, number string, v int64, kind canonical.MeasureKind, status canonical.MeasureStatus, start, end string) []byte {
 	t.Helper()
+	return personMeasureLine(t, personOf(p), number, v, kind, status, start, end)
+}
+
+// personOf is person p of the tests (0 is the one looked for).
+func personOf(p int) canonical.Person {
 	person := canonical.Person{LastName: fmt.Sprintf("MARTIN%d", p), FirstNames: []string{"Léa"}, BirthDate: "1985-09-11",
 		Identifiers: canonical.Identifiers{AppiFileNumber: fmt.Sprintf("20190%05d", p)}}
 	if p == 0 {
@@ -55,6 +60,12 @@ func measureLine(t *testing.T, p int, number string, v int64, kind canonical.Mea
 		person.Identifiers = canonical.Identifiers{CommittalNumber: ecrou, EstablishmentCode: etab, AppiFileNumber: appiFile,
 			ProsecutionNumbers: []string{parquet}}
 	}
+	return person
+}
+
+// personMeasureLine is version v of measure number of person.
+func personMeasureLine(t *testing.T, person canonical.Person, number string, v int64, kind canonical.MeasureKind, status canonical.MeasureStatus, start, end string) []byte {
+	t.Helper()
 	data := canonical.Measure{Version: v, MeasureNumber: number, Kind: kind, Court: "TJ TOULOUSE", SPIPOffice: "SPIP 31 - antenne Toulouse",
 		DecisionDate: "2023-01-10", StartDate: canonical.Date(start), EndDate: canonical.Date(end),
 		Obligations: []canonical.Obligation{}, Status: status, Person: person}
@@ -164,17 +175,22 @@ func (r *rig) waitDelivered(n int) {
 	r.waitFor(fmt.Sprintf("%d deliveries", n), func() bool { return len(r.dest.Applied()) >= n })
 }
 
-// quarantineOne appends a new version of the person's current measure while the
-// destination refuses everything, and waits for it to be quarantined.
-func (r *rig) quarantineOne() store.QuarantineItem {
+// appendLine appends a line to the source's file.
+func (r *rig) appendLine(line []byte) {
 	r.t.Helper()
-	r.dest.SetFaults(pipelinetest.Faults{Refuse422: 1})
-	line := measureLine(r.t, 0, "M-31-2024-007120", 6, canonical.MeasureDDSE, "SUSPENDUE", "2024-07-22", "2099-01-21")
 	f, err := os.OpenFile(r.file, os.O_APPEND|os.O_WRONLY, 0o600)
 	require.NoError(r.t, err)
 	_, err = f.Write(append(line, '\n'))
 	require.NoError(r.t, err)
 	require.NoError(r.t, f.Close())
+}
+
+// quarantineOne appends a new version of the person's current measure while the
+// destination refuses everything, and waits for it to be quarantined.
+func (r *rig) quarantineOne() store.QuarantineItem {
+	r.t.Helper()
+	r.dest.SetFaults(pipelinetest.Faults{Refuse422: 1})
+	r.appendLine(measureLine(r.t, 0, "M-31-2024-007120", 6, canonical.MeasureDDSE, "SUSPENDUE", "2024-07-22", "2099-01-21"))
 	var item store.QuarantineItem
 	r.waitFor("the new version quarantined", func() bool {
 		items, err := r.run.Store.ListQuarantine(r.t.Context(), store.QuarantineFilter{Stage: "deliver"})

@@ -17,10 +17,10 @@ const (
 	ReviewApart  = "apart"  // two people, as the hub kept them
 )
 
-// legalBasisAccuracy is the legal basis the audit gives identity decisions: personal
+// LegalBasisAccuracy is the legal basis the audit gives identity reviews: personal
 // data must be accurate, and a wrong link would carry one person's penal data into
 // another's file.
-const legalBasisAccuracy = "Directive (UE) 2016/680, art. 4.1 d) — exactitude des données"
+const LegalBasisAccuracy = "Directive (UE) 2016/680, art. 4.1 d) — exactitude des données"
 
 // identityDoubt is a doubtful match found while resolving persons.
 type identityDoubt struct {
@@ -42,7 +42,7 @@ func (s *Store) recordDoubts(ctx context.Context, tx pgx.Tx, doubts []identityDo
 			return fmt.Errorf("identity review: %w", err)
 		}
 		entries = append(entries, AuditEntry{Actor: "hub:identity", Action: "identity-doubt", Outcome: "kept-apart",
-			LegalBasis: legalBasisAccuracy, Reference: "identity-review:" + strconv.FormatInt(id, 10)})
+			LegalBasis: LegalBasisAccuracy, Reference: "identity-review:" + strconv.FormatInt(id, 10)})
 	}
 	return s.appendAudit(ctx, tx, entries)
 }
@@ -163,7 +163,7 @@ func (s *Store) DecideIdentityReview(ctx context.Context, id int64, decision, ac
 			return err
 		}
 		return s.appendAudit(ctx, tx, []AuditEntry{{Actor: actor, Action: "identity-" + decision, Outcome: decision,
-			LegalBasis: legalBasisAccuracy, Reference: "identity-review:" + strconv.FormatInt(id, 10)}})
+			LegalBasis: LegalBasisAccuracy, Reference: "identity-review:" + strconv.FormatInt(id, 10)}})
 	})
 	if err != nil {
 		return fmt.Errorf("store: identity review %d: %w", id, err)

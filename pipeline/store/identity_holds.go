@@ -145,7 +145,7 @@ func (s *Store) ReleaseHeld(ctx context.Context, q QuarantineItem, actor string,
 		released = true
 		review, _ := ReviewOfHeld(q.Reason)
 		return s.appendAudit(ctx, tx, []AuditEntry{{Actor: actor, Action: "identity-release", MessageID: q.MessageID,
-			LegalBasis: legalBasisAccuracy, Outcome: "released",
+			LegalBasis: LegalBasisAccuracy, Outcome: "released",
 			Reference: fmt.Sprintf("quarantine:%d identity-review:%d", q.ID, review)}})
 	})
 	if err != nil {
