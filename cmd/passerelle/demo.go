@@ -118,7 +118,7 @@ func runDemo(ctx context.Context, out io.Writer, cfgPath string, every time.Dura
 	if err := prisme.Faults().FailFraction(prismesim.EndpointFichesPenales, 0.05, http.StatusServiceUnavailable, time.Second); err != nil {
 		return err
 	}
-	appi, err := appisim.StartDemo(ctx, base.Database.URL, appisim.DemoOptions{Database: demoAPPIDatabase, Seed: seed})
+	appi, err := appisim.StartDemo(ctx, base.Database.URL, appisim.DemoOptions{Database: demoAPPIDatabase, Seed: seed, Homonyms: 2})
 	if err != nil {
 		return err
 	}
@@ -245,6 +245,8 @@ Cassiopée, APPI and PRISME through the hub.
               below): that person's measures (past, current, upcoming) and every fact
               across systems, green delivered, amber pending, red quarantined.
             · Quarantine: what the hub could not take, and why; Replay.
+            · Identities: two APPI files with the same name and birth date; the hub kept
+              them apart: compare their journals, then decide one person or two.
   GENESIS   http://%[1]s/genesis/ws/fichepenale?wsdl   (SOAP, polled by the hub)
   PRISME    http://%[2]s/_sim/current/fiches-penales   (what PRISME holds now; also decisions, mesures)
             http://%[2]s/_sim/requests                 (every request, in order)

@@ -16,6 +16,9 @@ type DemoOptions struct {
 	Backfill int
 	// People is the generator's population. Default 120.
 	People int
+	// Homonyms are the people who share another's name, first names and birth date
+	// (GeneratorOptions.Homonyms). Default 0.
+	Homonyms int
 	// Feed configures the live changes written afterwards (DB.Feed). Defaults: a
 	// change every 500ms, one in ten committed 5s late, one seq in fifty lost.
 	Feed FeedOptions
@@ -67,7 +70,7 @@ func StartDemo(ctx context.Context, serverURL string, o DemoOptions) (*Demo, err
 	// The backfill ends about now; the live changes are stamped with the time they
 	// are written. A database kept from an earlier demo is not backfilled again.
 	start := time.Now().Add(-time.Duration(o.Backfill) * 125 * time.Minute) // a change every 125 min on average
-	g := NewGenerator(GeneratorOptions{Seed: o.Seed + uint64(c.Mesures), People: o.People, Start: start})
+	g := NewGenerator(GeneratorOptions{Seed: o.Seed + uint64(c.Mesures), People: o.People, Homonyms: o.Homonyms, Start: start})
 	if c.Mesures == 0 {
 		if err := db.Insert(ctx, g.Rows(o.Backfill)...); err != nil {
 			db.Close()

@@ -76,6 +76,11 @@ type GeneratorOptions struct {
 	// People is the number of people the measures are about; each has one to three
 	// measures over time. Default 50.
 	People int
+	// Homonyms is how many of those people share the name, first names and birth date
+	// of another, each with an APPI file of their own: two people, as any national
+	// file holds, that a hub must not merge by itself (the demo shows its review).
+	// Default 0.
+	Homonyms int
 }
 
 // person is a generated person under APPI's follow-up.
@@ -84,6 +89,7 @@ type person struct {
 	parquets                         []string
 	ecrou                            *string
 	ressort                          int
+	measured                         bool // has a measure already
 }
 
 // measure is the current state of a generated measure.
@@ -102,8 +108,12 @@ type Generator struct {
 	clock   time.Time
 	people  []person
 	created int // measures created so far (their states live in open until done)
-	open    []*measure
-	counter map[string]int
+	// originals are the people with a measure who are nobody's homonym, in the order
+	// of their first measure; homonyms counts the homonyms made.
+	originals []int
+	homonyms  int
+	open      []*measure
+	counter   map[string]int
 }
 
 // NewGenerator returns a generator configured by opts (zero fields take defaults).
@@ -225,6 +235,18 @@ func (g *Generator) pickKind() kindProfile {
 func (g *Generator) create() *Mesure {
 	pi := g.rng.IntN(len(g.people))
 	p := &g.people[pi]
+	if !p.measured {
+		// A homonym takes the name and birth date of someone APPI already follows, at
+		// its first measure: the pair is there from the start of the history.
+		p.measured = true
+		if g.homonyms < g.opts.Homonyms && len(g.originals) > g.homonyms {
+			of := g.people[g.originals[g.homonyms]]
+			p.nom, p.prenoms, p.naissance = of.nom, of.prenoms, of.naissance
+			g.homonyms++
+		} else {
+			g.originals = append(g.originals, pi)
+		}
+	}
 	rs := ressorts[p.ressort]
 	k := g.pickKind()
 	decision := g.clock.AddDate(0, 0, -g.rng.IntN(60))

@@ -197,3 +197,32 @@ func TestCopyWritesWhatInsertWrites(t *testing.T) {
 	}
 	assert.Equal(t, a, b)
 }
+
+func TestHomonymsAreTwoPeople(t *testing.T) {
+	dossiersOf := func(rows []*sim.Mesure) map[string]map[string]bool {
+		out := map[string]map[string]bool{}
+		for _, r := range rows {
+			k := r.Nom + "|" + r.Prenoms + "|" + r.DateNaissance
+			if out[k] == nil {
+				out[k] = map[string]bool{}
+			}
+			out[k][r.NumeroDossier] = true
+		}
+		return out
+	}
+	shared := func(byKey map[string]map[string]bool) int {
+		n := 0
+		for _, d := range byKey {
+			if len(d) > 1 {
+				assert.Len(t, d, 2, "a homonym is one other person")
+				n++
+			}
+		}
+		return n
+	}
+	assert.Zero(t, shared(dossiersOf(sim.NewGenerator(sim.GeneratorOptions{Seed: 4, People: 40}).Rows(2000))), "none unless asked")
+	assert.Equal(t, 2, shared(dossiersOf(sim.NewGenerator(sim.GeneratorOptions{Seed: 4, People: 40, Homonyms: 2}).Rows(2000))))
+	// From their first measures: the demo's backfill (its defaults, seed 1) holds both
+	// pairs, for the console's identity reviews.
+	assert.Equal(t, 2, shared(dossiersOf(sim.NewGenerator(sim.GeneratorOptions{Seed: 1, People: 120, Homonyms: 2}).Rows(300))))
+}
