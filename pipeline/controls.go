@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"passerelle/connectors"
+	"passerelle/internal/tick"
 	"passerelle/pipeline/store"
 )
 
@@ -71,15 +72,8 @@ func (c *Controls) Run(ctx context.Context) error {
 	if every == 0 {
 		every = 500 * time.Millisecond
 	}
-	t := time.NewTicker(every)
-	defer t.Stop()
 	failing := false
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
+	tick.Every(ctx, every, func(ctx context.Context) {
 		err := c.Load(ctx)
 		switch {
 		case err != nil && ctx.Err() == nil && !failing:
@@ -89,7 +83,8 @@ func (c *Controls) Run(ctx context.Context) error {
 			failing = false
 			c.Log.Info("controls: read again")
 		}
-	}
+	})
+	return nil
 }
 
 func (c *Controls) get(kind, name string) (store.Control, bool) {

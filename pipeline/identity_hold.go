@@ -12,6 +12,7 @@ import (
 	"passerelle/canonical"
 	"passerelle/connectors"
 	"passerelle/internal/logging"
+	"passerelle/internal/tick"
 	"passerelle/pipeline/store"
 )
 
@@ -114,14 +115,7 @@ func (r *Replayer) release(ctx context.Context, q store.QuarantineItem, actor st
 // runReleases releases, every releaseEvery until ctx ends, what decided reviews still
 // hold.
 func (r *Replayer) runReleases(ctx context.Context, log *zap.Logger) {
-	t := time.NewTicker(releaseEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	tick.Every(ctx, releaseEvery, func(ctx context.Context) {
 		n, err := r.ReleaseHeld(ctx, 0, ReleaseActor)
 		switch {
 		case err != nil && ctx.Err() == nil:
@@ -129,5 +123,5 @@ func (r *Replayer) runReleases(ctx context.Context, log *zap.Logger) {
 		case n > 0:
 			log.Info("messages released after an identity review", logging.Count(n))
 		}
-	}
+	})
 }

@@ -6,6 +6,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"passerelle/internal/tick"
 	"passerelle/pipeline/store"
 )
 
@@ -30,14 +31,7 @@ func (j *StatsJob) Run(ctx context.Context) {
 	if every <= 0 {
 		every = 2 * time.Second
 	}
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	tick.Every(ctx, every, func(ctx context.Context) {
 		analysed, err := j.Store.RefreshPlannerStats(ctx)
 		switch {
 		case err != nil && ctx.Err() == nil:
@@ -45,5 +39,5 @@ func (j *StatsJob) Run(ctx context.Context) {
 		case len(analysed) > 0:
 			j.Log.Debug("planner statistics refreshed", zap.Strings("tables", analysed))
 		}
-	}
+	})
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -25,6 +24,7 @@ import (
 	gensim "passerelle/connectors/genesis/sim"
 	prismesim "passerelle/connectors/prisme/sim"
 	"passerelle/internal/logging"
+	"passerelle/internal/tick"
 	"passerelle/pipeline"
 	"passerelle/pipeline/console"
 	"passerelle/pipeline/store"
@@ -157,16 +157,7 @@ func runDemo(ctx context.Context, out io.Writer, cfgPath string, every time.Dura
 		_ = appi.Wait()
 	}()
 	wg.Go(func() {
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				_, _ = week.Next(gen.State())
-			}
-		}
+		tick.Every(ctx, every, func(context.Context) { _, _ = week.Next(gen.State()) })
 	})
 	wg.Go(func() { _ = prisme.RunGenerator(ctx, 15*every) })
 
@@ -278,21 +269,11 @@ Ctrl-C stops the demo (its databases, %[16]s and %[10]s, are recreated at each r
 // progress prints one line every few seconds: what the systems hold and what the hub
 // has in flight or in quarantine.
 func progress(ctx context.Context, say func(string, ...any), gen *gensim.Server, prisme *prismesim.Server, appi *appisim.DB, st *store.Store) {
-	t := time.NewTicker(5 * time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	tick.Every(ctx, 5*time.Second, func(ctx context.Context) {
 		stats := prisme.Stats()
 		b, err := st.Backlog(ctx)
 		if err != nil {
-			if errors.Is(err, context.Canceled) {
-				return
-			}
-			continue
+			return // the next tick tries again; a stopping demo has no line to print
 		}
 		a, _ := appi.Count(ctx)
 		var quarantined int64
@@ -301,7 +282,7 @@ func progress(ctx context.Context, say func(string, ...any), gen *gensim.Server,
 			time.Now().Format("15:04:05"), gen.State().LastSequence(), stats.Current[prismesim.FichePenale],
 			stats.Current[prismesim.EvenementDetention], stats.Current[prismesim.Decision], stats.Current[prismesim.Mesure],
 			a.Dessaisissements, a.Rapports, b.Unsettled, quarantined)
-	}
+	})
 }
 
 // freshDatabase drops and creates the database name on the server of baseURL, and

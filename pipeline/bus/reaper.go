@@ -9,6 +9,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"go.uber.org/zap"
+
+	"passerelle/internal/tick"
 )
 
 // reapEvery is how often the reaper looks at the groups.
@@ -94,16 +96,7 @@ func (r *reaper) run(ctx context.Context) {
 	transport := &kafka.Transport{ClientID: clientID}
 	defer transport.CloseIdleConnections()
 	client := &kafka.Client{Addr: kafka.TCP(r.addr), Timeout: 5 * time.Second, Transport: transport}
-	t := time.NewTicker(reapEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			r.reap(ctx, client)
-		}
-	}
+	tick.Every(ctx, reapEvery, func(ctx context.Context) { r.reap(ctx, client) })
 }
 
 // reap evicts the members of the watched groups that have been silent for longer than
