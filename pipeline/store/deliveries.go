@@ -39,12 +39,16 @@ type DeliveryState struct {
 // others the question is skipped, not answered false by chance.
 func (s *Store) DeliveryStates(ctx context.Context, destination string, ids []uuid.UUID, askPending bool) (map[uuid.UUID]DeliveryState, error) {
 	out := make(map[uuid.UUID]DeliveryState, len(ids))
+	// The newer versions of the fact are read once, with both questions: one descent of
+	// deliveries_fact (migration 0024) where two EXISTS made two.
 	rows, err := s.pool.Query(ctx, `SELECT d.message_id, d.status, d.attempts, d.route, d.idempotency_key,
-		EXISTS (SELECT 1 FROM deliveries x WHERE x.destination = d.destination AND x.fact_system = d.fact_system
-			AND x.fact_ref = d.fact_ref AND x.status = 'delivered' AND x.fact_version > d.fact_version),
-		$3::boolean AND EXISTS (SELECT 1 FROM deliveries x WHERE x.destination = d.destination AND x.fact_system = d.fact_system
-			AND x.fact_ref = d.fact_ref AND x.status = 'pending' AND x.fact_version > d.fact_version)
-		FROM deliveries d WHERE d.destination = $1 AND d.message_id = ANY($2)`, destination, ids, askPending)
+		coalesce(n.delivered, false), $3::boolean AND coalesce(n.pending, false)
+		FROM deliveries d LEFT JOIN LATERAL (
+			SELECT bool_or(x.status = 'delivered') AS delivered, bool_or(x.status = 'pending') AS pending
+			FROM deliveries x WHERE x.destination = d.destination AND x.fact_system = d.fact_system
+			AND x.fact_ref = d.fact_ref AND x.fact_version > d.fact_version AND x.status IN ('pending', 'delivered')
+		) n ON true
+		WHERE d.destination = $1 AND d.message_id = ANY($2)`, destination, ids, askPending)
 	if err != nil {
 		return nil, fmt.Errorf("store: delivery states: %w", err)
 	}

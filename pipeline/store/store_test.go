@@ -197,6 +197,10 @@ func TestDeliveries(t *testing.T) {
 		assert.True(t, st[id1].NewerPending, "v2 waits for prisme")
 		assert.False(t, st[id1].NewerDelivered)
 		assert.False(t, st[id2].NewerPending, "nothing newer than v2")
+		st, err = s.DeliveryStates(ctx, "prisme", []uuid.UUID{id1}, false)
+		require.NoError(t, err)
+		assert.False(t, st[id1].NewerPending, "not asked: not answered")
+		assert.Equal(t, StatusPending, st[id1].Status)
 	})
 	t.Run("an older version is recognised once a newer one was delivered", func(t *testing.T) {
 		record(t, s, []DeliveryOutcome{{MessageID: id2, Destination: "prisme", Route: "appi-to-prisme",
