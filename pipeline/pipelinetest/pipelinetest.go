@@ -5,7 +5,6 @@
 package pipelinetest
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -272,12 +271,16 @@ func Facts(n, persons int, seed uint64) (lines [][]byte, newest map[string]int64
 
 // JoinLines makes a JSON-lines file body.
 func JoinLines(lines [][]byte) []byte {
-	var buf bytes.Buffer
+	n := len(lines)
 	for _, l := range lines {
-		buf.Write(l)
-		buf.WriteByte('\n')
+		n += len(l)
 	}
-	return buf.Bytes()
+	buf := make([]byte, 0, n)
+	for _, l := range lines {
+		buf = append(buf, l...)
+		buf = append(buf, '\n')
+	}
+	return buf
 }
 
 func newID(rng *rand.Rand) string {
