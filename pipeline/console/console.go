@@ -121,6 +121,8 @@ func (c *Console) Mount(mux *http.ServeMux, run *pipeline.Running) {
 	mux.HandleFunc("GET "+Prefix+"receipts", c.page(RoleClerk, c.receipts))
 	mux.HandleFunc("GET "+Prefix+"identities", c.page(RoleOperator, c.identities))
 	mux.HandleFunc("POST "+Prefix+"identities/{id}/{decision}", c.action(RoleOperator, c.decideIdentity))
+	mux.HandleFunc("GET "+Prefix+"rectifications", c.page(RoleOperator, c.rectifications))
+	mux.HandleFunc("POST "+Prefix+"rectifications/{message}/{destination}/ack", c.action(RoleOperator, c.ackRectification))
 
 	// The API: the same state and controls for scripts and curl, with HTTP Basic
 	// (no cookie, so no cross-site request can use it) or a browser's session for GET.
@@ -492,6 +494,60 @@ func (c *Console) decideIdentity(r *http.Request, sess *session) (string, error)
 		msg += " Releasing the held facts failed: the hub releases them within seconds."
 	}
 	return msg, nil
+}
+
+// RectificationsPage is the corrections page's data.
+type RectificationsPage struct {
+	Person string // one person's id, or empty for everyone
+	Items  []store.Rectification
+	Limit  int
+	Back   string
+}
+
+// rectificationsLimit bounds the corrections one page lists.
+const rectificationsLimit = 500
+
+// rectifications lists the corrections still owed (Directive (UE) 2016/680, art. 16):
+// each destination that acknowledged an older version of a fact and not yet its
+// newest, oldest first, for everyone or for one person (?person=ID). The list names
+// persons and their facts: it is audited before it is shown.
+func (c *Console) rectifications(_ http.ResponseWriter, r *http.Request, sess *session) (string, view, error) {
+	person := strings.TrimSpace(r.URL.Query().Get("person"))
+	p := RectificationsPage{Person: person, Limit: rectificationsLimit, Back: r.URL.RequestURI()}
+	v := view{Title: "Rectifications", Nav: "rectifications", Data: p}
+	items, err := c.run.Store.PendingRectifications(r.Context(), person, rectificationsLimit)
+	if err != nil {
+		return "rectifications", v, err
+	}
+	scope := "all"
+	if person != "" {
+		scope = "person:" + person
+	}
+	if err := c.run.Store.Audit(r.Context(), store.AuditEntry{Actor: sess.account.Actor(), Action: "rectifications", Outcome: "shown",
+		LegalBasis: store.LegalBasisRectification, Reference: "rectifications:" + scope + " rows:" + strconv.Itoa(len(items))}); err != nil {
+		return "rectifications", v, fmt.Errorf("the corrections could not be audited, so they are not shown: %w", err)
+	}
+	p.Items = items
+	v.Data = p
+	return "rectifications", v, nil
+}
+
+// ackRectification records that the operator carried a correction to a destination
+// outside the flow (a destination no route names any more, a letter): it leaves the
+// list, and the audit says who did it.
+func (c *Console) ackRectification(r *http.Request, sess *session) (string, error) {
+	id, err := uuid.Parse(r.PathValue("message"))
+	if err != nil {
+		return "", errors.New("not a message id")
+	}
+	dest := r.PathValue("destination")
+	if err := c.run.Store.AckRectification(r.Context(), id, dest, sess.account.Actor()); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return "", errors.New("no correction of this message is pending at " + dest)
+		}
+		return "", err
+	}
+	return "Correction recorded as carried to " + dest + " by " + sess.account.Actor() + ".", nil
 }
 
 // Search kinds of the journal, with the identities system they look in.

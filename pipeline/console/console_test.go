@@ -173,6 +173,44 @@ func TestConsolePagesControlsAndAudit(t *testing.T) {
 		require.NoError(t, st.Pool().QueryRow(t.Context(), `SELECT count(*) FROM audit WHERE actor = 'console:alice' AND action = 'replay'`).Scan(&n))
 		assert.Equal(t, 1, n)
 	})
+	t.Run("a correction owed to a destination is listed and recorded as carried, audited under the account", func(t *testing.T) {
+		code, body := b.do(http.MethodGet, r.base+"rectifications", nil)
+		require.Equal(t, http.StatusOK, code)
+		assert.Contains(t, body, "No correction pending.")
+
+		// Version 7 of a measure whose version 6 the archive acknowledged, refused there.
+		item := r.quarantineVersion(7)
+		person, ok, err := st.FindPerson(t.Context(), "APPI", appiFile)
+		require.NoError(t, err)
+		require.True(t, ok)
+		code, body = b.do(http.MethodGet, r.base+"rectifications?"+url.Values{"person": {person}}.Encode(), nil)
+		require.Equal(t, http.StatusOK, code)
+		assert.Contains(t, body, `href="/console/journal/`+person+`"`)
+		assert.Contains(t, body, "APPI:"+canonical.APPIMeasureRef("M-31-2024-007120"))
+		assert.Regexp(t, `<td class="num">v6</td>\s*<td class="num">v7</td>\s*<td>archive</td>\s*<td><span class="state quarantined">quarantined</span>`, body)
+		ack := "rectifications/" + item.MessageID.String() + "/archive/ack"
+		assert.Contains(t, body, `action="/console/`+ack+`"`)
+		code, body = b.do(http.MethodGet, r.base+"rectifications?person=someone-else", nil)
+		require.Equal(t, http.StatusOK, code)
+		assert.Contains(t, body, "No correction pending.", "the filter keeps to the person")
+
+		code, _ = b.do(http.MethodPost, r.base+ack, url.Values{"csrf": {"forged"}})
+		assert.Equal(t, http.StatusForbidden, code, "a form without the session's token is refused")
+		code, body = b.do(http.MethodPost, r.base+ack, url.Values{"csrf": {b.csrf}, "back": {"/console/rectifications"}})
+		require.Equal(t, http.StatusOK, code)
+		assert.Contains(t, body, "Correction recorded as carried to archive by console:alice.")
+		assert.Contains(t, body, "No correction pending.")
+		code, body = b.do(http.MethodPost, r.base+ack, url.Values{"csrf": {b.csrf}, "back": {"/console/rectifications"}})
+		require.Equal(t, http.StatusOK, code)
+		assert.Contains(t, body, "Not done: no correction of this message is pending at archive")
+
+		var acked, shown int
+		require.NoError(t, st.Pool().QueryRow(t.Context(), `SELECT count(*) FILTER (WHERE action = 'rectification-ack' AND message_id = $2),
+			count(*) FILTER (WHERE action = 'rectifications') FROM audit WHERE actor = 'console:alice' AND legal_basis = $1`,
+			store.LegalBasisRectification, item.MessageID).Scan(&acked, &shown))
+		assert.Equal(t, 1, acked)
+		assert.Equal(t, 5, shown, "every listing of the corrections")
+	})
 	t.Run("a doubtful identity match is shown with both persons and decided, audited under the account", func(t *testing.T) {
 		code, body := b.do(http.MethodGet, r.base+"identities", nil)
 		require.Equal(t, http.StatusOK, code)
@@ -239,6 +277,8 @@ func TestConsolePagesControlsAndAudit(t *testing.T) {
 		code, _ = c.do(http.MethodGet, r.base+"quarantine", nil)
 		assert.Equal(t, http.StatusForbidden, code)
 		code, _ = c.do(http.MethodGet, r.base+"identities", nil)
+		assert.Equal(t, http.StatusForbidden, code)
+		code, _ = c.do(http.MethodGet, r.base+"rectifications", nil)
 		assert.Equal(t, http.StatusForbidden, code)
 		code, body = c.do(http.MethodGet, r.base+"receipts?connector=appi-export&caller=TJ-TOULOUSE&id=6f1c2a52-3b1e-4c47-9d55-0f0c1b9a7e10", nil)
 		assert.Equal(t, http.StatusOK, code)

@@ -17,12 +17,16 @@
 //   - The identity reviews: each doubtful match (same name and birth date, another
 //     APPI or PRISME number) with both persons' identifiers, facts and held facts, and
 //     the operator's decision (one person, or two), which releases the held facts.
+//   - The rectifications still owed (Directive (UE) 2016/680, art. 16): each destination
+//     that acknowledged an older version of a fact and not its newest, with its state
+//     (pending, quarantined, not-routed) and what the correction changed; an operator
+//     records a correction carried by another channel.
 //   - A JSON API (/console/api/...) with the same state and controls for scripts.
 //
 // Guarantees: every page but the sign-in needs a session; every action checks a
 // per-session CSRF token (and SameSite=Strict cookies); the API takes HTTP Basic,
-// never a cookie, for changes. Every person lookup and listing of identity reviews,
-// and every control, replay and identity decision, is audited under the account's name
+// never a cookie, for changes. Every person lookup, listing of identity reviews or of
+// rectifications, and every control, replay, identity decision and correction carried, is audited under the account's name
 // (console:<name>) before anything is shown or done; a lookup that cannot be audited is
 // not shown. The technical log never carries a
 // searched identifier or a person's data.

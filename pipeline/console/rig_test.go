@@ -189,8 +189,15 @@ func (r *rig) appendLine(line []byte) {
 // destination refuses everything, and waits for it to be quarantined.
 func (r *rig) quarantineOne() store.QuarantineItem {
 	r.t.Helper()
+	return r.quarantineVersion(6)
+}
+
+// quarantineVersion appends version v of the person's current measure while the
+// destination refuses everything, and waits for it to be quarantined.
+func (r *rig) quarantineVersion(v int64) store.QuarantineItem {
+	r.t.Helper()
 	r.dest.SetFaults(pipelinetest.Faults{Refuse422: 1})
-	r.appendLine(measureLine(r.t, 0, "M-31-2024-007120", 6, canonical.MeasureDDSE, "SUSPENDUE", "2024-07-22", "2099-01-21"))
+	r.appendLine(measureLine(r.t, 0, "M-31-2024-007120", v, canonical.MeasureDDSE, "SUSPENDUE", "2024-07-22", "2099-01-21"))
 	var item store.QuarantineItem
 	r.waitFor("the new version quarantined", func() bool {
 		items, err := r.run.Store.ListQuarantine(r.t.Context(), store.QuarantineFilter{Stage: "deliver"})

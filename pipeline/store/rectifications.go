@@ -19,9 +19,9 @@ const (
 	ChangedUnknown  = "unknown"  // a version's bytes were purged: cannot tell
 )
 
-// legalBasisRectification is the legal basis the audit gives corrections an operator
-// carried.
-const legalBasisRectification = "Directive (UE) 2016/680, art. 16 — rectification"
+// LegalBasisRectification is the legal basis the audit gives the corrections an operator
+// carried, and the console's listings of the corrections still owed.
+const LegalBasisRectification = "Directive (UE) 2016/680, art. 16 — rectification"
 
 // sentenceFields are the top-level data fields of the canonical types that hold
 // sentence data (the penal record's convictions and dates, the judgment's sentences,
@@ -138,7 +138,7 @@ func (s *Store) AckRectification(ctx context.Context, message uuid.UUID, destina
 			return err
 		}
 		return s.appendAudit(ctx, tx, []AuditEntry{{Actor: actor, Action: "rectification-ack", MessageID: message,
-			Destination: destination, LegalBasis: legalBasisRectification, Outcome: "acknowledged"}})
+			Destination: destination, LegalBasis: LegalBasisRectification, Outcome: "acknowledged"}})
 	})
 	if err != nil {
 		return fmt.Errorf("store: acknowledge rectification of %s at %s: %w", message, destination, err)

@@ -83,7 +83,7 @@ func (s *Store) RecordRectification(ctx context.Context, ingest func(ctx context
 		}
 		e := entry()
 		if e.LegalBasis == "" {
-			e.LegalBasis = legalBasisRectification
+			e.LegalBasis = LegalBasisRectification
 		}
 		return s.appendAudit(ctx, tx, []AuditEntry{e})
 	})
