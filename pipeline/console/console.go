@@ -183,7 +183,11 @@ func (c *Console) page(role string, f pageFunc) http.HandlerFunc {
 		v.Account, v.CSRF = sess.account, sess.csrf
 		v.Flash = r.URL.Query().Get("flash")
 		status := http.StatusOK
-		if err != nil {
+		var bad badRequest
+		switch {
+		case errors.As(err, &bad):
+			v.Error, status = bad.Error(), http.StatusBadRequest
+		case err != nil:
 			c.log.Warn("console: page", zap.String("page", name), zap.Error(err))
 			v.Error, status = userError(err), http.StatusInternalServerError
 		}
@@ -218,6 +222,10 @@ func (c *Console) action(role string, f actionFunc) http.HandlerFunc {
 		http.Redirect(w, r, u.String(), http.StatusSeeOther) //nolint:gosec // back is checked above to be a path under /console/ on this server.
 	}
 }
+
+// badRequest is a page's answer to a query it cannot take (a filter out of its
+// values): shown to the operator with status 400, not logged as the hub's failure.
+type badRequest struct{ error }
 
 // userError is an error as the console shows it: the hub's own errors carry no
 // personal data (they are written so), but a database error's text stays in the log.
@@ -447,7 +455,7 @@ func (c *Console) identities(_ http.ResponseWriter, r *http.Request, sess *sessi
 	p := IdentitiesPage{Status: status, Statuses: []string{store.ReviewOpen, store.ReviewLinked, store.ReviewApart, "all"}, Back: r.URL.RequestURI()}
 	v := view{Title: "Identities", Nav: "identities", Data: p}
 	if !slices.Contains(p.Statuses, status) {
-		return "identities", v, errors.New("status must be open, linked, apart or all")
+		return "identities", v, badRequest{errors.New("status must be open, linked, apart or all")}
 	}
 	reviews, err := c.run.Store.ListIdentityReviews(r.Context(), status)
 	if err != nil {
@@ -515,6 +523,14 @@ func (c *Console) rectifications(_ http.ResponseWriter, r *http.Request, sess *s
 	person := strings.TrimSpace(r.URL.Query().Get("person"))
 	p := RectificationsPage{Person: person, Limit: rectificationsLimit, Back: r.URL.RequestURI()}
 	v := view{Title: "Rectifications", Nav: "rectifications", Data: p}
+	if person != "" {
+		// A person id, never a name: what was asked goes into the audit.
+		if _, err := uuid.Parse(person); err != nil {
+			p.Person, p.Back = "", Prefix+"rectifications"
+			v.Data = p
+			return "rectifications", v, badRequest{errors.New("the person must be given by canonical person id (a UUID, as the journal shows it)")}
+		}
+	}
 	items, err := c.run.Store.PendingRectifications(r.Context(), person, rectificationsLimit)
 	if err != nil {
 		return "rectifications", v, err

@@ -190,9 +190,13 @@ func TestConsolePagesControlsAndAudit(t *testing.T) {
 		assert.Regexp(t, `<td class="num">v6</td>\s*<td class="num">v7</td>\s*<td>archive</td>\s*<td><span class="state quarantined">quarantined</span>`, body)
 		ack := "rectifications/" + item.MessageID.String() + "/archive/ack"
 		assert.Contains(t, body, `action="/console/`+ack+`"`)
-		code, body = b.do(http.MethodGet, r.base+"rectifications?person=someone-else", nil)
+		code, body = b.do(http.MethodGet, r.base+"rectifications?person="+uuid.NewString(), nil)
 		require.Equal(t, http.StatusOK, code)
 		assert.Contains(t, body, "No correction pending.", "the filter keeps to the person")
+		code, body = b.do(http.MethodGet, r.base+"rectifications?person=BENALI", nil)
+		assert.Equal(t, http.StatusBadRequest, code)
+		assert.Contains(t, body, "canonical person id")
+		assert.NotContains(t, body, "BENALI", "a name typed in the filter is neither kept nor shown")
 
 		code, _ = b.do(http.MethodPost, r.base+ack, url.Values{"csrf": {"forged"}})
 		assert.Equal(t, http.StatusForbidden, code, "a form without the session's token is refused")
@@ -215,6 +219,9 @@ func TestConsolePagesControlsAndAudit(t *testing.T) {
 		code, body := b.do(http.MethodGet, r.base+"identities", nil)
 		require.Equal(t, http.StatusOK, code)
 		assert.Contains(t, body, "No review open.")
+		code, body = b.do(http.MethodGet, r.base+"identities?status=bogus", nil)
+		assert.Equal(t, http.StatusBadRequest, code)
+		assert.Contains(t, body, "status must be open, linked, apart or all")
 
 		// Person 1's name and birth date, another APPI file: not merged by the hub.
 		twin := personOf(1)
