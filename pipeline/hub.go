@@ -171,8 +171,20 @@ func (h *Hub) Run(ctx context.Context) error {
 		log.Info("embedded Kafka broker started (in memory: use a real cluster in production)", zap.Strings("brokers", brokers))
 	}
 	topics := bus.Topics(cfg.Kafka.TopicPrefix)
-	if err := bus.EnsureTopics(ctx, brokers, topics, cfg.Kafka.Partitions, cfg.Kafka.ReplicationFactor); err != nil {
+	// Kafka keeps a record no longer than the hub keeps its payload: a topic the hub
+	// creates gets retention.ms = retention.payloads; one that exists keeps its own,
+	// which is the cluster operators' to lower, and is named if it keeps data longer.
+	longer, err := bus.EnsureTopicsRetained(ctx, brokers, topics, cfg.Kafka.Partitions, cfg.Kafka.ReplicationFactor, cfg.Retention.Payloads)
+	if err != nil {
 		return err
+	}
+	for _, l := range longer {
+		kept := "forever (retention.ms -1)"
+		if !l.Forever {
+			kept = l.Retention.String()
+		}
+		log.Warn("a topic keeps the messages' data longer than the hub's payload retention: lower its retention.ms",
+			zap.String("topic", l.Topic), zap.String("topic_retention", kept), zap.Duration("retention_payloads", cfg.Retention.Payloads))
 	}
 	pub, err := bus.NewPublisher(bus.PublisherConfig{Brokers: brokers, Logger: log.Named("publisher")})
 	if err != nil {

@@ -17,11 +17,13 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
+	"passerelle/canonical"
 	"passerelle/config"
 	"passerelle/connectors"
 	"passerelle/connectors/builtin"
 	"passerelle/internal/pgtest"
 	"passerelle/pipeline"
+	"passerelle/pipeline/bus"
 	"passerelle/pipeline/pipelinetest"
 	"passerelle/pipeline/store"
 )
@@ -176,6 +178,15 @@ func TestHubDeliversEveryFactOnceToAFaultyDestination(t *testing.T) {
 			assert.NotContains(t, person, "firstNames")
 			assert.NotContains(t, person, "birthDate")
 		}
+	})
+	t.Run("the topics the hub created keep a record no longer than the hub keeps its payload", func(t *testing.T) {
+		kept, err := bus.TopicRetentions(t.Context(), r.run.Brokers, bus.Topics(r.cfg.Kafka.TopicPrefix))
+		require.NoError(t, err)
+		require.Len(t, kept, len(canonical.Types()))
+		for _, k := range kept {
+			assert.Equal(t, bus.TopicRetention{Topic: k.Topic, Retention: r.cfg.Retention.Payloads}, k)
+		}
+		assert.Equal(t, 720*time.Hour, r.cfg.Retention.Payloads, "the default payload retention")
 	})
 	t.Run("stale and duplicate facts were recognised at ingest, and the audit holds", func(t *testing.T) {
 		st := r.run.Store

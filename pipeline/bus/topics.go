@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -54,6 +55,100 @@ func Topics(prefix string) []string {
 // topics appear in the cluster's metadata. Without a deadline on ctx it gives up after
 // 30 s.
 func EnsureTopics(ctx context.Context, brokers []string, topics []string, partitions int, replication int) error {
+	return ensureTopics(ctx, brokers, topics, partitions, replication, 0)
+}
+
+// TopicRetention is how long a topic keeps its records (its retention.ms).
+type TopicRetention struct {
+	Topic     string
+	Retention time.Duration // meaningless when Forever
+	Forever   bool          // retention.ms is -1: records are never deleted for their age
+}
+
+// EnsureTopicsRetained is EnsureTopics, the topics it creates keeping a record for
+// retention (retention.ms, a whole number of milliseconds, at least one). Topics that
+// already exist keep their own setting, which is the cluster operators' to change: it
+// returns those that keep records longer than retention, or forever, in the order of
+// topics. The hub passes its payload retention (config retention.payloads), so that
+// Kafka does not keep a person's data after the hub has purged it.
+func EnsureTopicsRetained(ctx context.Context, brokers []string, topics []string, partitions, replication int, retention time.Duration) ([]TopicRetention, error) {
+	if retention < time.Millisecond {
+		return nil, fmt.Errorf("bus: ensure topics: %w: retention must be at least 1ms, not %s", ErrInvalidConfig, retention)
+	}
+	if err := ensureTopics(ctx, brokers, topics, partitions, replication, retention); err != nil {
+		return nil, err
+	}
+	kept, err := TopicRetentions(ctx, brokers, topics)
+	if err != nil {
+		return nil, err
+	}
+	var longer []TopicRetention
+	for _, k := range kept {
+		if k.Forever || k.Retention > retention {
+			longer = append(longer, k)
+		}
+	}
+	return longer, nil
+}
+
+// TopicRetentions reads the retention of each of topics (DescribeConfigs), in their
+// order.
+func TopicRetentions(ctx context.Context, brokers []string, topics []string) ([]TopicRetention, error) {
+	if len(brokers) == 0 {
+		return nil, fmt.Errorf("bus: topic retention: %w: no broker address", ErrInvalidConfig)
+	}
+	topics = uniq(topics)
+	if len(topics) == 0 {
+		return nil, nil
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, ensureTopicsTimeout)
+		defer cancel()
+	}
+	transport := &kafka.Transport{ClientID: clientID}
+	defer transport.CloseIdleConnections()
+	client := &kafka.Client{Addr: kafka.TCP(brokers...), Transport: transport}
+	req := &kafka.DescribeConfigsRequest{}
+	for _, t := range topics {
+		req.Resources = append(req.Resources, kafka.DescribeConfigRequestResource{
+			ResourceType: kafka.ResourceTypeTopic, ResourceName: t, ConfigNames: []string{"retention.ms"}})
+	}
+	resp, err := client.DescribeConfigs(ctx, req)
+	if err != nil {
+		return nil, fmt.Errorf("bus: topic retention: %w", err)
+	}
+	byTopic := map[string]string{}
+	for _, r := range resp.Resources {
+		if r.Error != nil {
+			return nil, fmt.Errorf("bus: topic retention of %s: %w", r.ResourceName, r.Error)
+		}
+		for _, e := range r.ConfigEntries {
+			if e.ConfigName == "retention.ms" {
+				byTopic[r.ResourceName] = e.ConfigValue
+			}
+		}
+	}
+	out := make([]TopicRetention, 0, len(topics))
+	for _, t := range topics {
+		v, ok := byTopic[t]
+		if !ok {
+			return nil, fmt.Errorf("bus: topic retention of %s: the broker did not say", t)
+		}
+		ms, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("bus: topic retention of %s: retention.ms %q is not a number", t, v)
+		}
+		if ms < 0 {
+			out = append(out, TopicRetention{Topic: t, Forever: true})
+		} else {
+			out = append(out, TopicRetention{Topic: t, Retention: time.Duration(ms) * time.Millisecond})
+		}
+	}
+	return out, nil
+}
+
+func ensureTopics(ctx context.Context, brokers []string, topics []string, partitions, replication int, retention time.Duration) error {
 	switch {
 	case len(brokers) == 0:
 		return fmt.Errorf("bus: ensure topics: %w: no broker address", ErrInvalidConfig)
@@ -80,7 +175,11 @@ func EnsureTopics(ctx context.Context, brokers []string, topics []string, partit
 
 	req := &kafka.CreateTopicsRequest{Topics: make([]kafka.TopicConfig, 0, len(topics))}
 	for _, t := range uniq(topics) {
-		req.Topics = append(req.Topics, kafka.TopicConfig{Topic: t, NumPartitions: partitions, ReplicationFactor: replication})
+		tc := kafka.TopicConfig{Topic: t, NumPartitions: partitions, ReplicationFactor: replication}
+		if retention > 0 {
+			tc.ConfigEntries = []kafka.ConfigEntry{{ConfigName: "retention.ms", ConfigValue: strconv.FormatInt(retention.Milliseconds(), 10)}}
+		}
+		req.Topics = append(req.Topics, tc)
 	}
 	resp, err := client.CreateTopics(ctx, req)
 	if err != nil {

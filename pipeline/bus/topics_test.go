@@ -3,6 +3,7 @@ package bus
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/segmentio/kafka-go"
 	"github.com/stretchr/testify/assert"
@@ -44,6 +45,47 @@ func TestEnsureTopicsCreatesTheMissingTopicsAndLeavesTheOthers(t *testing.T) {
 	// A topic named twice is created once.
 	require.NoError(t, EnsureTopics(t.Context(), brokers, []string{"passerelle.twice", "passerelle.twice"}, 2, 1))
 	assert.Equal(t, 2, partitionCount(t, brokers, "passerelle.twice"))
+}
+
+func TestEnsureTopicsRetainedBoundsWhatItCreatesAndNamesTheTopicsThatKeepLonger(t *testing.T) {
+	b := startBroker(t, 1, "passerelle.existing") // the broker's default: 7 days
+	brokers := b.Addrs()
+	require.NoError(t, EnsureTopics(t.Context(), brokers, []string{"passerelle.forever"}, 1, 1))
+	require.NoError(t, alterRetention(t, brokers, "passerelle.forever", "-1"))
+
+	longer, err := EnsureTopicsRetained(t.Context(), brokers, []string{"passerelle.existing", "passerelle.new", "passerelle.forever"}, 2, 1, 24*time.Hour)
+	require.NoError(t, err)
+	assert.Equal(t, []TopicRetention{{Topic: "passerelle.existing", Retention: 7 * 24 * time.Hour}, {Topic: "passerelle.forever", Forever: true}}, longer,
+		"the topics that existed keep their setting, and are named")
+	kept, err := TopicRetentions(t.Context(), brokers, []string{"passerelle.new"})
+	require.NoError(t, err)
+	assert.Equal(t, []TopicRetention{{Topic: "passerelle.new", Retention: 24 * time.Hour}}, kept, "a created topic keeps a record no longer than asked")
+
+	longer, err = EnsureTopicsRetained(t.Context(), brokers, []string{"passerelle.existing"}, 2, 1, 30*24*time.Hour)
+	require.NoError(t, err)
+	assert.Empty(t, longer, "7 days is within 30")
+	_, err = EnsureTopicsRetained(t.Context(), brokers, []string{"passerelle.x"}, 1, 1, 0)
+	require.ErrorIs(t, err, ErrInvalidConfig)
+}
+
+// alterRetention sets a topic's retention.ms, as a cluster's operators would.
+func alterRetention(t *testing.T, brokers []string, topic, ms string) error {
+	t.Helper()
+	transport := &kafka.Transport{}
+	defer transport.CloseIdleConnections()
+	client := &kafka.Client{Addr: kafka.TCP(brokers...), Transport: transport}
+	resp, err := client.AlterConfigs(t.Context(), &kafka.AlterConfigsRequest{Resources: []kafka.AlterConfigRequestResource{{
+		ResourceType: kafka.ResourceTypeTopic, ResourceName: topic,
+		Configs: []kafka.AlterConfigRequestConfig{{Name: "retention.ms", Value: ms}}}}})
+	if err != nil {
+		return err
+	}
+	for _, e := range resp.Errors {
+		if e != nil {
+			return e
+		}
+	}
+	return nil
 }
 
 func TestEnsureTopicsMakesTopicsAPublisherCanUseAtOnce(t *testing.T) {
