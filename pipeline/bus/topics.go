@@ -101,14 +101,8 @@ func TopicRetentions(ctx context.Context, brokers []string, topics []string) ([]
 	if len(topics) == 0 {
 		return nil, nil
 	}
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, ensureTopicsTimeout)
-		defer cancel()
-	}
-	transport := &kafka.Transport{ClientID: clientID}
-	defer transport.CloseIdleConnections()
-	client := &kafka.Client{Addr: kafka.TCP(brokers...), Transport: transport}
+	ctx, client, done := adminClient(ctx, brokers)
+	defer done()
 	req := &kafka.DescribeConfigsRequest{}
 	for _, t := range topics {
 		req.Resources = append(req.Resources, kafka.DescribeConfigRequestResource{
@@ -148,6 +142,21 @@ func TopicRetentions(ctx context.Context, brokers []string, topics []string) ([]
 	return out, nil
 }
 
+// adminClient is a client for the cluster's administrative requests, and ctx bounded
+// by ensureTopicsTimeout when it has no deadline (kafka-go waits for created topics to
+// appear, and would wait forever for one that never does); done releases both.
+func adminClient(ctx context.Context, brokers []string) (context.Context, *kafka.Client, func()) {
+	cancel := context.CancelFunc(func() {})
+	if _, ok := ctx.Deadline(); !ok {
+		ctx, cancel = context.WithTimeout(ctx, ensureTopicsTimeout)
+	}
+	transport := &kafka.Transport{ClientID: clientID}
+	return ctx, &kafka.Client{Addr: kafka.TCP(brokers...), Transport: transport}, func() {
+		transport.CloseIdleConnections()
+		cancel()
+	}
+}
+
 func ensureTopics(ctx context.Context, brokers []string, topics []string, partitions, replication int, retention time.Duration) error {
 	switch {
 	case len(brokers) == 0:
@@ -163,15 +172,8 @@ func ensureTopics(ctx context.Context, brokers []string, topics []string, partit
 	if len(topics) == 0 {
 		return nil
 	}
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, ensureTopicsTimeout)
-		defer cancel()
-	}
-
-	transport := &kafka.Transport{ClientID: clientID}
-	defer transport.CloseIdleConnections()
-	client := &kafka.Client{Addr: kafka.TCP(brokers...), Transport: transport}
+	ctx, client, done := adminClient(ctx, brokers)
+	defer done()
 
 	req := &kafka.CreateTopicsRequest{Topics: make([]kafka.TopicConfig, 0, len(topics))}
 	for _, t := range uniq(topics) {
