@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"net"
 	"net/http"
 	"path/filepath"
 	"testing"
@@ -15,17 +14,8 @@ import (
 	"passerelle/connectors/cassiopee"
 	"passerelle/connectors/cassiopee/sim"
 	"passerelle/connectors/connectortest"
+	"passerelle/pipeline/pipelinetest"
 )
-
-// freeAddr returns a loopback address nothing listens on now.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := (&net.ListenConfig{}).Listen(t.Context(), "tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
-	return addr
-}
 
 func TestTheCassiopeeIntakePassesTheAcceptanceSuite(t *testing.T) {
 	connectortest.RunPush(t, connectortest.PushHarness{
@@ -33,7 +23,7 @@ func TestTheCassiopeeIntakePassesTheAcceptanceSuite(t *testing.T) {
 		Start: func(t *testing.T) connectortest.PushSystem {
 			certs, err := sim.GenerateCerts(t.TempDir(), sim.Courts)
 			require.NoError(t, err)
-			addr := freeAddr(t)
+			addr := pipelinetest.FreeAddr(t)
 			settings := map[string]any{"listen": addr, "certFile": certs.ServerCert, "keyFile": certs.ServerKey,
 				"clientCAFile": certs.CAFile}
 			return connectortest.PushSystem{Settings: settings, Push: func(ctx context.Context) error {

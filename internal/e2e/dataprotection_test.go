@@ -28,6 +28,7 @@ import (
 	prismesim "passerelle/connectors/prisme/sim"
 	"passerelle/internal/pgtest"
 	"passerelle/pipeline"
+	"passerelle/pipeline/pipelinetest"
 	"passerelle/pipeline/store"
 )
 
@@ -66,17 +67,6 @@ func findCanary(text string) (string, bool) {
 		}
 	}
 	return "", false
-}
-
-// freeAddr is a loopback address nothing listens on now, for the intake the example
-// configuration starts.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := (&net.ListenConfig{}).Listen(t.Context(), "tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
-	return addr
 }
 
 // Every flow of the example configuration at once, between the four simulators as
@@ -179,7 +169,7 @@ func TestEveryFlowKeepsPersonalDataOutOfLogsAndTheExportMatchesTheDestinations(t
 	}
 
 	// The hub, on the example configuration's routes and policies.
-	intake := freeAddr(t)
+	intake := pipelinetest.FreeAddr(t)
 	certs, err := cassiopeesim.GenerateCerts(t.TempDir(), cassiopeesim.Courts)
 	require.NoError(t, err)
 	yml := exampleConfig(t, map[string]map[string]any{

@@ -9,10 +9,12 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"sort"
 	"sync"
+	"testing"
 	"time"
 
 	"passerelle/canonical"
@@ -320,4 +322,20 @@ func measure(rng *rand.Rand, p int, ref string, v int64) *canonical.Message {
 	}
 	m.ID = newID(rng)
 	return m
+}
+
+// FreeAddr returns a loopback address nothing listens on now, for a server a test
+// configures before it starts (another process may take it in between: a test that
+// gets "address in use" says so).
+func FreeAddr(tb testing.TB) string {
+	tb.Helper()
+	ln, err := (&net.ListenConfig{}).Listen(tb.Context(), "tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatalf("free address: %v", err)
+	}
+	addr := ln.Addr().String()
+	if err := ln.Close(); err != nil {
+		tb.Fatalf("free address: %v", err)
+	}
+	return addr
 }
