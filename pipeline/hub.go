@@ -175,7 +175,11 @@ func (h *Hub) Run(ctx context.Context) error {
 	// creates gets retention.ms = retention.payloads; one that exists keeps its own,
 	// which is the cluster operators' to lower, and is named if it keeps data longer.
 	longer, err := bus.EnsureTopicsRetained(ctx, brokers, topics, cfg.Kafka.Partitions, cfg.Kafka.ReplicationFactor, cfg.Retention.Payloads)
-	if err != nil {
+	switch {
+	case errors.Is(err, bus.ErrRetentionUnknown):
+		log.Warn("the topics' retention could not be read: check by hand that none keeps data longer than retention.payloads",
+			zap.Error(err), zap.Duration("retention_payloads", cfg.Retention.Payloads))
+	case err != nil:
 		return err
 	}
 	for _, l := range longer {

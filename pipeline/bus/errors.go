@@ -37,4 +37,8 @@ var (
 	// ErrInvalidConfig is returned for options that cannot work; the error says which
 	// and why.
 	ErrInvalidConfig = errors.New("bus: invalid configuration")
+	// ErrRetentionUnknown is a topic retention the cluster would not tell (no
+	// DescribeConfigs right, an old broker): the topics exist, their retention is
+	// unchecked.
+	ErrRetentionUnknown = errors.New("bus: topic retention unknown")
 )

@@ -69,8 +69,10 @@ type TopicRetention struct {
 // retention (retention.ms, a whole number of milliseconds, at least one). Topics that
 // already exist keep their own setting, which is the cluster operators' to change: it
 // returns those that keep records longer than retention, or forever, in the order of
-// topics. The hub passes its payload retention (config retention.payloads), so that
-// Kafka does not keep a person's data after the hub has purged it.
+// topics; when the cluster does not tell a topic's retention, the topics are there and
+// the error is ErrRetentionUnknown. The hub passes its payload retention (config
+// retention.payloads), so that Kafka does not keep a person's data after the hub has
+// purged it.
 func EnsureTopicsRetained(ctx context.Context, brokers []string, topics []string, partitions, replication int, retention time.Duration) ([]TopicRetention, error) {
 	if retention < time.Millisecond {
 		return nil, fmt.Errorf("bus: ensure topics: %w: retention must be at least 1ms, not %s", ErrInvalidConfig, retention)
@@ -80,7 +82,7 @@ func EnsureTopicsRetained(ctx context.Context, brokers []string, topics []string
 	}
 	kept, err := TopicRetentions(ctx, brokers, topics)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", ErrRetentionUnknown, err)
 	}
 	var longer []TopicRetention
 	for _, k := range kept {

@@ -8,6 +8,8 @@ import (
 	"github.com/segmentio/kafka-go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"passerelle/canonical"
 )
@@ -66,6 +68,24 @@ func TestEnsureTopicsRetainedBoundsWhatItCreatesAndNamesTheTopicsThatKeepLonger(
 	assert.Empty(t, longer, "7 days is within 30")
 	_, err = EnsureTopicsRetained(t.Context(), brokers, []string{"passerelle.x"}, 1, 1, 0)
 	require.ErrorIs(t, err, ErrInvalidConfig)
+}
+
+func TestEnsureTopicsRetainedCreatesTheTopicsEvenWhenTheirRetentionCannotBeRead(t *testing.T) {
+	b := startBroker(t, 1)
+	// A principal without the right to describe topic configurations.
+	b.cluster.ControlKey(int16(kmsg.DescribeConfigs), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		r := req.(*kmsg.DescribeConfigsRequest)
+		resp := r.ResponseKind().(*kmsg.DescribeConfigsResponse)
+		for _, res := range r.Resources {
+			rr := kmsg.NewDescribeConfigsResponseResource()
+			rr.ResourceType, rr.ResourceName, rr.ErrorCode = res.ResourceType, res.ResourceName, kerr.TopicAuthorizationFailed.Code
+			resp.Resources = append(resp.Resources, rr)
+		}
+		return resp, nil, true
+	})
+	_, err := EnsureTopicsRetained(t.Context(), b.Addrs(), []string{"passerelle.new"}, 2, 1, time.Hour)
+	require.ErrorIs(t, err, ErrRetentionUnknown)
+	assert.Equal(t, 2, partitionCount(t, b.Addrs(), "passerelle.new"), "the topic is there all the same")
 }
 
 // alterRetention sets a topic's retention.ms, as a cluster's operators would.
