@@ -88,6 +88,34 @@ func TestEnsureTopicsRetainedCreatesTheTopicsEvenWhenTheirRetentionCannotBeRead(
 	assert.Equal(t, 2, partitionCount(t, b.Addrs(), "passerelle.new"), "the topic is there all the same")
 }
 
+func TestTheEmbeddedBrokerDropsWhatATopicsRetentionNoLongerKeeps(t *testing.T) {
+	b := startBroker(t, 1)
+	brokers := b.Addrs()
+	_, err := EnsureTopicsRetained(t.Context(), brokers, []string{"passerelle.short"}, 1, 1, time.Millisecond)
+	require.NoError(t, err)
+	_, err = EnsureTopicsRetained(t.Context(), brokers, []string{"passerelle.long"}, 1, 1, 24*time.Hour)
+	require.NoError(t, err)
+	p := newTestPublisher(t, brokers)
+	publishSubjects(t, p, "passerelle.short", []string{"P-1", "P-2"}, 1)
+	publishSubjects(t, p, "passerelle.long", []string{"P-1", "P-2"}, 1)
+	time.Sleep(10 * time.Millisecond)
+
+	b.cluster.ApplyRetention() // what the broker's cleaner does on its tick
+	assert.Equal(t, int64(2), firstOffset(t, brokers, "passerelle.short"), "records older than the topic's retention are gone")
+	assert.Equal(t, int64(0), firstOffset(t, brokers, "passerelle.long"))
+}
+
+// firstOffset is the oldest offset partition 0 of topic still holds.
+func firstOffset(t *testing.T, brokers []string, topic string) int64 {
+	t.Helper()
+	conn, err := (&kafka.Dialer{}).DialLeader(t.Context(), "tcp", brokers[0], topic, 0)
+	require.NoError(t, err)
+	defer func() { _ = conn.Close() }()
+	first, err := conn.ReadFirstOffset()
+	require.NoError(t, err)
+	return first
+}
+
 // alterRetention sets a topic's retention.ms, as a cluster's operators would.
 func alterRetention(t *testing.T, brokers []string, topic, ms string) error {
 	t.Helper()

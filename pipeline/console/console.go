@@ -523,6 +523,7 @@ func (c *Console) rectifications(_ http.ResponseWriter, r *http.Request, sess *s
 	person := strings.TrimSpace(r.URL.Query().Get("person"))
 	p := RectificationsPage{Person: person, Limit: rectificationsLimit, Back: r.URL.RequestURI()}
 	v := view{Title: "Rectifications", Nav: "rectifications", Data: p}
+	scope := "all"
 	if person != "" {
 		// A person id, never a name: what was asked goes into the audit.
 		if _, err := uuid.Parse(person); err != nil {
@@ -530,14 +531,11 @@ func (c *Console) rectifications(_ http.ResponseWriter, r *http.Request, sess *s
 			v.Data = p
 			return "rectifications", v, badRequest{errors.New("the person must be given by canonical person id (a UUID, as the journal shows it)")}
 		}
+		scope = "person:" + person
 	}
 	items, err := c.run.Store.PendingRectifications(r.Context(), person, rectificationsLimit)
 	if err != nil {
 		return "rectifications", v, err
-	}
-	scope := "all"
-	if person != "" {
-		scope = "person:" + person
 	}
 	if err := c.run.Store.Audit(r.Context(), store.AuditEntry{Actor: sess.account.Actor(), Action: "rectifications", Outcome: "shown",
 		LegalBasis: store.LegalBasisRectification, Reference: "rectifications:" + scope + " rows:" + strconv.Itoa(len(items))}); err != nil {
