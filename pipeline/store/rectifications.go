@@ -57,7 +57,8 @@ func (s *Store) PendingRectifications(ctx context.Context, person string, limit 
 		limit = 1000
 	}
 	rows, err := s.pool.Query(ctx, `WITH prev AS (
-			SELECT d.destination, d.fact_system, d.fact_ref, max(d.fact_version) AS delivered_version
+			SELECT d.destination, d.fact_system, d.fact_ref, max(d.fact_version) AS delivered_version,
+				(array_agg(d.message_id ORDER BY d.fact_version DESC))[1] AS delivered_message
 			FROM deliveries d JOIN dedup l ON l.fact_system = d.fact_system AND l.fact_ref = d.fact_ref
 			WHERE d.status = 'delivered' AND d.fact_version < l.version
 			GROUP BY d.destination, d.fact_system, d.fact_ref)
@@ -67,8 +68,7 @@ func (s *Store) PendingRectifications(ctx context.Context, person string, limit 
 		JOIN dedup l ON l.fact_system = p.fact_system AND l.fact_ref = p.fact_ref
 		JOIN outbox o ON o.id = l.message_id
 		LEFT JOIN deliveries n ON n.message_id = l.message_id AND n.destination = p.destination
-		LEFT JOIN LATERAL (SELECT data FROM outbox x WHERE x.fact_system = p.fact_system AND x.fact_ref = p.fact_ref
-			AND x.fact_version = p.delivered_version LIMIT 1) old ON true
+		LEFT JOIN outbox old ON old.id = p.delivered_message
 		WHERE (n.status IS NULL OR n.status IN ('pending', 'quarantined')) AND ($1 = '' OR o.subject = $1)
 		AND NOT EXISTS (SELECT 1 FROM rectification_acks k WHERE k.message_id = l.message_id AND k.destination = p.destination)
 		ORDER BY o.accepted_at, l.fact_system, l.fact_ref, p.destination LIMIT $2`, person, limit)
