@@ -51,6 +51,12 @@ func (l Limits) maxDepth() int {
 // Decode decodes one JSON document with the default limits. See Limits.Decode.
 func Decode(data []byte) (any, error) { return Limits{}.Decode(data) }
 
+// DecodeMember decodes one JSON document with the default limits and returns the bytes
+// of one member of its top-level object. See Limits.DecodeMember.
+func DecodeMember(data []byte, key string) (any, []byte, error) {
+	return Limits{}.DecodeMember(data, key)
+}
+
 // DecodeReader reads and decodes one JSON document with the default limits. See
 // Limits.DecodeReader.
 func DecodeReader(r io.Reader) (any, error) { return Limits{}.DecodeReader(r) }
@@ -70,6 +76,26 @@ func (l Limits) Decode(data []byte) (any, error) {
 		return nil, err.finish()
 	}
 	return v, nil
+}
+
+// DecodeMember decodes data as Decode does and also returns the bytes of one member of
+// the top-level object as they are in data, from the first byte of its value to the
+// last: a caller that must keep a member's original bytes (a CloudEvent's data, which
+// the hub hashes and forwards as received) gets them from the same single pass. raw is
+// nil when the document is not an object or has no such member; it aliases data.
+func (l Limits) DecodeMember(data []byte, key string) (v any, raw []byte, err error) {
+	if max := l.maxBytes(); int64(len(data)) > max {
+		return nil, nil, tooLarge(max)
+	}
+	d := decoder{data: data, maxDepth: l.maxDepth(), member: key, memberStart: -1}
+	v, derr := d.document()
+	if derr != nil {
+		return nil, nil, derr.finish()
+	}
+	if d.memberStart >= 0 {
+		raw = data[d.memberStart:d.memberEnd:d.memberEnd]
+	}
+	return v, raw, nil
 }
 
 // DecodeReader reads r up to the size limit and decodes what it read as Decode does.
@@ -151,6 +177,10 @@ type decoder struct {
 	pos      int
 	depth    int
 	maxDepth int
+	// member is the key of the top-level member whose bytes DecodeMember returns, and
+	// memberStart:memberEnd their place in data once found (memberStart -1 before).
+	member                 string
+	memberStart, memberEnd int
 }
 
 func (d *decoder) fail(sentinel error, at int, format string, args ...any) *Error {
@@ -269,10 +299,14 @@ func (d *decoder) object() (any, *Error) {
 		}
 		d.pos++
 		d.skipSpace()
+		valueAt := d.pos
 		v, err := d.value()
 		if err != nil {
 			err.path = append(err.path, key)
 			return nil, err
+		}
+		if d.depth == 1 && d.member != "" && key == d.member {
+			d.memberStart, d.memberEnd = valueAt, d.pos
 		}
 		if _, dup := m[key]; dup {
 			return nil, d.fail(ErrDuplicateKey, keyAt, "duplicate key %s", quoteKey(key))

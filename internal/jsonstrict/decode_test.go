@@ -253,3 +253,24 @@ func TestReadAllReturnsTheBytesWithinTheLimit(t *testing.T) {
 	_, err = jsonstrict.Limits{MaxBytes: 4}.ReadAll(iotest.HalfReader(strings.NewReader("12345")))
 	require.ErrorIs(t, err, jsonstrict.ErrTooLarge)
 }
+
+func TestDecodeMemberGivesTheMembersBytesAsTheyWere(t *testing.T) {
+	doc := []byte(` {"a": {"data": 1}, "data" :  { "x" : [1, "é"] } , "z": null} `)
+	v, raw, err := jsonstrict.DecodeMember(doc, "data")
+	require.NoError(t, err)
+	assert.Equal(t, `{ "x" : [1, "é"] }`, string(raw), "the top-level member, not the nested one, without the space around it")
+	whole, err := jsonstrict.Decode(doc)
+	require.NoError(t, err)
+	assert.Equal(t, whole, v, "the same value as Decode")
+
+	_, raw, err = jsonstrict.DecodeMember([]byte(`{"a":{"data":1}}`), "data")
+	require.NoError(t, err)
+	assert.Nil(t, raw, "a nested member of that name is not the member")
+	_, raw, err = jsonstrict.DecodeMember([]byte(`[{"data":1}]`), "data")
+	require.NoError(t, err)
+	assert.Nil(t, raw, "not an object")
+	_, _, err = jsonstrict.DecodeMember([]byte(`{"data":1,"data":2}`), "data")
+	require.ErrorIs(t, err, jsonstrict.ErrDuplicateKey)
+	_, _, err = jsonstrict.Limits{MaxBytes: 4}.DecodeMember([]byte(`{"data":1}`), "data")
+	require.ErrorIs(t, err, jsonstrict.ErrTooLarge)
+}
