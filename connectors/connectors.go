@@ -42,6 +42,11 @@ type Fact struct {
 	// pipeline validates them). Their Subject may be empty: the pipeline resolves it
 	// from the person's identifiers.
 	Messages []*canonical.Message
+	// Decoded, when a source had to decode the messages' data anyway, holds each
+	// message's data as jsonstrict.Decode(Messages[i].Data) would return it, so that the
+	// pipeline does not decode it a second time. Nil otherwise; it must then be nil or
+	// as long as Messages.
+	Decoded []any
 	// Err is set when Raw could not be decoded or mapped; Stage says which ("decode",
 	// "map"). The error text must not carry personal data.
 	Err   error

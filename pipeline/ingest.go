@@ -107,17 +107,28 @@ func (in *Ingester) Prepare(ctx context.Context, connector, actor string, facts 
 
 	// Decode the data of every message, and read the person's identifiers of those
 	// without a subject, on every core: with validation, the CPU-bound part of ingest.
+	// A source that decoded the data already (Fact.Decoded) saves the second pass.
 	var flat []*canonical.Message
+	var decoded []any
 	first := make([]int, len(facts))
 	for i, f := range facts {
 		first[i] = len(flat)
 		if f.Err == nil {
 			flat = append(flat, f.Messages...)
+			if len(f.Decoded) == len(f.Messages) {
+				decoded = append(decoded, f.Decoded...)
+			} else {
+				decoded = append(decoded, make([]any, len(f.Messages))...)
+			}
 		}
 	}
 	datas, decodeErrs, idents := make([]any, len(flat)), make([]error, len(flat)), make([][]store.Identifier, len(flat))
 	parallel(len(flat), func(k int) {
-		datas[k], decodeErrs[k] = jsonstrict.Decode(flat[k].Data)
+		if decoded[k] != nil {
+			datas[k] = decoded[k]
+		} else {
+			datas[k], decodeErrs[k] = jsonstrict.Decode(flat[k].Data)
+		}
 		if decodeErrs[k] == nil && flat[k].Subject == "" {
 			idents[k] = identifiersOf(datas[k])
 		}
