@@ -63,8 +63,12 @@ func (s *Store) ResolvePersons(ctx context.Context, persons [][]Identifier) ([]s
 			}
 		}
 		known := map[Identifier]string{}
-		rows, err := tx.Query(ctx, `SELECT i.system, i.identifier, i.person_id FROM identities i
-			JOIN unnest($1::text[], $2::text[]) AS k(s, v) ON i.system = k.s AND i.identifier = k.v
+		// One probe of the primary key per identifier (OFFSET 0 keeps the subquery from
+		// being flattened into a join, which the planner hashed the whole table for at
+		// every batch while it held fewer than a few hundred thousand identifiers).
+		rows, err := tx.Query(ctx, `SELECT k.s, k.v, i.person_id FROM unnest($1::text[], $2::text[]) AS k(s, v)
+			CROSS JOIN LATERAL (SELECT i.person_id, i.created_at FROM identities i
+				WHERE i.system = k.s AND i.identifier = k.v OFFSET 0) i
 			ORDER BY i.created_at`, systems, values)
 		if err != nil {
 			return err

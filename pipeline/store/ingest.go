@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
@@ -295,20 +296,32 @@ func lockFacts(ctx context.Context, tx pgx.Tx, msgs []*canonical.Message) (map[f
 	if len(msgs) == 0 {
 		return state, nil
 	}
-	systems := make([]string, 0, len(msgs))
-	refs := make([]string, 0, len(msgs))
+	keys := make([]factKey, 0, len(msgs))
 	seen := make(map[factKey]bool, len(msgs))
 	for _, m := range msgs {
 		k := factKey{m.FactSystem, m.FactRef}
 		if !seen[k] {
 			seen[k] = true
-			systems = append(systems, m.FactSystem)
-			refs = append(refs, m.FactRef)
+			keys = append(keys, k)
 		}
 	}
+	// Two transactions lock the facts they share in the same order, so neither waits
+	// for the other in a cycle: byte order, the keys' collation (C).
+	slices.SortFunc(keys, func(a, b factKey) int {
+		return cmp.Or(strings.Compare(a.system, b.system), strings.Compare(a.ref, b.ref))
+	})
+	systems, refs := make([]string, len(keys)), make([]string, len(keys))
+	for i, k := range keys {
+		systems[i], refs[i] = k.system, k.ref
+	}
+	// One probe of the primary key per fact, in that order (the subquery that locks
+	// is never flattened into a join). Joined, the planner hashed the whole table at
+	// every batch while it held fewer than a few hundred thousand facts: 30 ms a batch
+	// at 20,000 facts, growing with the table, against a few for the probes.
 	rows, err := tx.Query(ctx, `SELECT d.fact_system, d.fact_ref, d.version, d.content_hash, d.message_id
-		FROM dedup d JOIN unnest($1::text[], $2::text[]) AS k(s, r) ON d.fact_system = k.s AND d.fact_ref = k.r
-		ORDER BY d.fact_system, d.fact_ref FOR UPDATE OF d`, systems, refs)
+		FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(s, r, n)
+		CROSS JOIN LATERAL (SELECT * FROM dedup d WHERE d.fact_system = k.s AND d.fact_ref = k.r FOR UPDATE) d
+		ORDER BY k.n`, systems, refs)
 	if err != nil {
 		return nil, fmt.Errorf("dedup: %w", err)
 	}
