@@ -296,14 +296,14 @@ func BenchmarkIngestHalf(b *testing.B) {
 		block := pipelinetest.JoinLines(timed)
 		stopProfile := startBenchProfile(b)
 		b.StartTimer()
-		cpu0 := readMachineCPU(b)
+		cpu0 := pipelinetest.ReadMachineCPU(b)
 		start := time.Now()
 		appendLines(b, file, block)
 		waitPublished(b, ctx, st, "genesis-export", file, 10*time.Minute)
 		elapsed += time.Since(start)
 		b.StopTimer()
 		stopProfile()
-		reportMachine(b, cpu0, readMachineCPU(b))
+		pipelinetest.ReportMachine(b, cpu0, pipelinetest.ReadMachineCPU(b))
 
 		cancel()
 		wg.Wait()
@@ -386,11 +386,11 @@ func BenchmarkWholePath(b *testing.B) {
 
 		block := pipelinetest.JoinLines(timed)
 		b.StartTimer()
-		cpu0 := readMachineCPU(b)
+		cpu0 := pipelinetest.ReadMachineCPU(b)
 		appendLines(b, file, block)
 		waitEffects(len(lines), 15*time.Minute)
 		b.StopTimer()
-		reportMachine(b, cpu0, readMachineCPU(b))
+		pipelinetest.ReportMachine(b, cpu0, pipelinetest.ReadMachineCPU(b))
 		rss := vmHWM(b, cmd.Process.Pid)
 		peakRSS = max(peakRSS, rss)
 		// The last effects' outcomes are recorded a few milliseconds after them: let the
@@ -457,49 +457,6 @@ func BenchmarkWholePath(b *testing.B) {
 	b.ReportMetric(pct(0.50), "p50-ms")
 	b.ReportMetric(pct(0.99), "p99-ms")
 	b.ReportMetric(float64(peakRSS)/(1<<20), "peak-RSS-MiB")
-}
-
-// machineCPU is a reading of /proc/stat and /proc/loadavg: how busy the whole machine
-// is, whatever runs on it (the benchmark, PostgreSQL, and anything else).
-type machineCPU struct {
-	at         time.Time
-	busy, idle int64 // clock ticks
-	load1      float64
-}
-
-func readMachineCPU(b *testing.B) machineCPU {
-	b.Helper()
-	stat, err := os.ReadFile("/proc/stat")
-	require.NoError(b, err)
-	line, _, _ := strings.Cut(string(stat), "\n")
-	fields := strings.Fields(line) // cpu user nice system idle iowait irq softirq steal ...
-	require.Greater(b, len(fields), 8)
-	var c machineCPU
-	for i, f := range fields[1:9] {
-		n, err := strconv.ParseInt(f, 10, 64)
-		require.NoError(b, err)
-		if i == 3 || i == 4 { // idle, iowait
-			c.idle += n
-		} else {
-			c.busy += n
-		}
-	}
-	load, err := os.ReadFile("/proc/loadavg")
-	require.NoError(b, err)
-	c.load1, err = strconv.ParseFloat(strings.Fields(string(load))[0], 64)
-	require.NoError(b, err)
-	c.at = time.Now()
-	return c
-}
-
-// reportMachine reports the load average when the timed part started and how many
-// cores the whole machine kept busy during it: near GOMAXPROCS, the run was bound by
-// CPU (its own, PostgreSQL's, or another program's: compare with the load).
-func reportMachine(b *testing.B, from, to machineCPU) {
-	b.Helper()
-	const ticks = 100 // USER_HZ
-	b.ReportMetric(float64(to.busy-from.busy)/ticks/to.at.Sub(from.at).Seconds(), "busy-cores")
-	b.ReportMetric(from.load1, "load-1m")
 }
 
 // vmHWM reads a process's peak resident set size, in bytes.

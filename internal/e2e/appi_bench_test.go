@@ -17,6 +17,7 @@ import (
 	appisim "passerelle/connectors/appi/sim"
 	"passerelle/internal/procstat"
 	"passerelle/pipeline"
+	"passerelle/pipeline/pipelinetest"
 )
 
 // appiBenchRowsEnv lowers BenchmarkAppiBackfill's data set for quick runs.
@@ -85,7 +86,7 @@ func BenchmarkAppiBackfill(b *testing.B) {
 		sampler := startHeapSampler()
 		b.StartTimer()
 		start := time.Now()
-		cpu0, peersCPU0 := processCPU(b), p.cpu(b)
+		cpu0, peersCPU0, machine0 := processCPU(b), p.cpu(b), pipelinetest.ReadMachineCPU(b)
 		r.start()
 		settled, ingested := false, false
 		deadline := time.Now().Add(10*time.Minute + time.Duration(rows)*5*time.Millisecond) // liveness only
@@ -119,6 +120,7 @@ func BenchmarkAppiBackfill(b *testing.B) {
 		backfill += time.Since(start)
 		cpu += processCPU(b) - cpu0
 		peersCPU += p.cpu(b) - peersCPU0
+		pipelinetest.ReportMachine(b, machine0, pipelinetest.ReadMachineCPU(b))
 		writeHeapProfile(b)
 		sampler.progress(2) // the reconciliation
 		t1 := time.Now()

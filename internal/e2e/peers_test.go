@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"testing"
@@ -135,6 +136,18 @@ func servePeers() error {
 		Secret: os.Getenv("PASSERELLE_E2E_PEERS_SECRET"), Scopes: []string{prismesim.ScopeEcriture, prismesim.ScopeLecture}}}})
 	ts := httptest.NewServer(srv.Handler())
 	defer ts.Close()
+	if path := os.Getenv("PASSERELLE_BENCH_PEERS_CPUPROFILE"); path != "" {
+		// What the broker and the simulator cost, apart from the hub's own profile.
+		f, err := os.Create(path)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = f.Close() }()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	fmt.Printf("PEERS %s %s\n", emb.Addrs()[0], ts.URL)
 	_, _ = io.Copy(io.Discard, os.Stdin)
 	return nil

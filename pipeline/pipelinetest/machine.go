@@ -1,0 +1,55 @@
+package pipelinetest
+
+import (
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// MachineCPU is a reading of /proc/stat and /proc/loadavg: how busy the whole machine
+// is, whatever runs on it (the benchmark, PostgreSQL, the peers, anything else).
+type MachineCPU struct {
+	at         time.Time
+	busy, idle int64 // clock ticks
+	load1      float64
+}
+
+// ReadMachineCPU reads the machine's CPU counters now.
+func ReadMachineCPU(tb testing.TB) MachineCPU {
+	tb.Helper()
+	stat, err := os.ReadFile("/proc/stat")
+	require.NoError(tb, err)
+	line, _, _ := strings.Cut(string(stat), "\n")
+	fields := strings.Fields(line) // cpu user nice system idle iowait irq softirq steal ...
+	require.Greater(tb, len(fields), 8)
+	var c MachineCPU
+	for i, f := range fields[1:9] {
+		n, err := strconv.ParseInt(f, 10, 64)
+		require.NoError(tb, err)
+		if i == 3 || i == 4 { // idle, iowait
+			c.idle += n
+		} else {
+			c.busy += n
+		}
+	}
+	load, err := os.ReadFile("/proc/loadavg")
+	require.NoError(tb, err)
+	c.load1, err = strconv.ParseFloat(strings.Fields(string(load))[0], 64)
+	require.NoError(tb, err)
+	c.at = time.Now()
+	return c
+}
+
+// ReportMachine reports the load average when the timed part started and how many
+// cores the whole machine kept busy during it: near GOMAXPROCS, the run was bound by
+// CPU (its own, PostgreSQL's, or another program's: compare with the load).
+func ReportMachine(b *testing.B, from, to MachineCPU) {
+	b.Helper()
+	const ticks = 100 // USER_HZ
+	b.ReportMetric(float64(to.busy-from.busy)/ticks/to.at.Sub(from.at).Seconds(), "busy-cores")
+	b.ReportMetric(from.load1, "load-1m")
+}
