@@ -1,8 +1,10 @@
 package e2e
 
 import (
+	"math"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"runtime/metrics"
 	"runtime/pprof"
 	"strconv"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"passerelle/config"
 	appisim "passerelle/connectors/appi/sim"
 	"passerelle/internal/procstat"
 	"passerelle/pipeline"
@@ -81,12 +84,14 @@ func BenchmarkAppiBackfill(b *testing.B) {
 			`SELECT max(seq), count(DISTINCT numero_mesure) FROM appi.mesures_export`).Scan(&high, &measures))
 		want := strconv.FormatInt(high, 10) // the position once every seq is read, no gap open
 
+		restoreMemory := serveMemoryBudget(b, r.yml, r.env)
 		resetPeakRSS()
 		p.resetPeakRSS()
 		sampler := startHeapSampler()
 		b.StartTimer()
 		start := time.Now()
 		cpu0, peersCPU0, machine0 := processCPU(b), p.cpu(b), pipelinetest.ReadMachineCPU(b)
+		stopProfile := pipelinetest.StartBenchProfile(b)
 		r.start()
 		settled, ingested := false, false
 		deadline := time.Now().Add(10*time.Minute + time.Duration(rows)*5*time.Millisecond) // liveness only
@@ -121,6 +126,8 @@ func BenchmarkAppiBackfill(b *testing.B) {
 		cpu += processCPU(b) - cpu0
 		peersCPU += p.cpu(b) - peersCPU0
 		pipelinetest.ReportMachine(b, machine0, pipelinetest.ReadMachineCPU(b))
+		stopProfile()
+		restoreMemory()
 		writeHeapProfile(b)
 		sampler.progress(2) // the reconciliation
 		t1 := time.Now()
@@ -188,6 +195,36 @@ func writeAPPIHistory(b *testing.B, db *appisim.DB, g *appisim.Generator, n int)
 // firstFacts is the beginning of what reconcile found, for a failure's message.
 func firstFacts(res *pipeline.Reconciliation) []pipeline.FactReport {
 	return res.Facts[:min(len(res.Facts), 5)]
+}
+
+// serveMemoryBudget gives this process, which runs the hub, the Go runtime's memory
+// budget that `passerelle serve` would take from the configuration yml (with a Kafka
+// cluster, as here: GOGC 400 under a soft limit of 200 MiB), unless GOGC or GOMEMLIMIT
+// are set; it returns what puts the test binary's own back.
+func serveMemoryBudget(b *testing.B, yml string, env map[string]string) (restore func()) {
+	b.Helper()
+	cfg, err := config.Read(strings.NewReader(yml), func(k string) string { return env[k] })
+	require.NoError(b, err)
+	limit, err := cfg.Memory.MemoryLimit()
+	require.NoError(b, err)
+	if limit < 0 {
+		limit = math.MaxInt64
+	}
+	gc, mem := -2, int64(-2)
+	if os.Getenv("GOGC") == "" {
+		gc = debug.SetGCPercent(cfg.Memory.GCPercent)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		mem = debug.SetMemoryLimit(limit)
+	}
+	return func() {
+		if gc != -2 {
+			debug.SetGCPercent(gc)
+		}
+		if mem != -2 {
+			debug.SetMemoryLimit(mem)
+		}
+	}
 }
 
 // writeHeapProfile writes the heap profile to the file PASSERELLE_BENCH_HEAPPROFILE
