@@ -17,7 +17,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -167,25 +166,6 @@ func reportCeiling(b *testing.B, lines [][]byte) {
 	}
 }
 
-// startBenchProfile starts a CPU profile of this process into the file that
-// PASSERELLE_BENCH_CPUPROFILE names, when it names one, and returns what stops it: the
-// ingest half runs the hub in this process, and -test.cpuprofile would also profile the
-// records' generation and the ceiling, which take longer than the timed window.
-func startBenchProfile(b *testing.B) (stop func()) {
-	b.Helper()
-	path := os.Getenv("PASSERELLE_BENCH_CPUPROFILE")
-	if path == "" {
-		return func() {}
-	}
-	f, err := os.Create(path)
-	require.NoError(b, err)
-	require.NoError(b, pprof.StartCPUProfile(f))
-	return func() {
-		pprof.StopCPUProfile()
-		require.NoError(b, f.Close())
-	}
-}
-
 // appendLines appends a block of lines, joined beforehand (pipelinetest.JoinLines):
 // the source system writing its export, which the benchmarks time from its first byte
 // but which is not the hub's work. Joining 100,000 records in the timed window, into a
@@ -294,7 +274,7 @@ func BenchmarkIngestHalf(b *testing.B) {
 		require.Equal(b, len(warm), benchCount(b, ctx, st, `SELECT count(*) FROM outbox`))
 
 		block := pipelinetest.JoinLines(timed)
-		stopProfile := startBenchProfile(b)
+		stopProfile := pipelinetest.StartBenchProfile(b)
 		b.StartTimer()
 		cpu0 := pipelinetest.ReadMachineCPU(b)
 		start := time.Now()

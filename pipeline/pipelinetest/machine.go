@@ -2,6 +2,7 @@ package pipelinetest
 
 import (
 	"os"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"testing"
@@ -52,4 +53,23 @@ func ReportMachine(b *testing.B, from, to MachineCPU) {
 	const ticks = 100 // USER_HZ
 	b.ReportMetric(float64(to.busy-from.busy)/ticks/to.at.Sub(from.at).Seconds(), "busy-cores")
 	b.ReportMetric(from.load1, "load-1m")
+}
+
+// StartBenchProfile starts a CPU profile of this process into the file that
+// PASSERELLE_BENCH_CPUPROFILE names, when it names one, and returns what stops it: the
+// benchmarks run the hub in their own process, and -test.cpuprofile would also profile
+// the preparation of their data, which takes longer than the timed window.
+func StartBenchProfile(b *testing.B) (stop func()) {
+	b.Helper()
+	path := os.Getenv("PASSERELLE_BENCH_CPUPROFILE")
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	require.NoError(b, err)
+	require.NoError(b, pprof.StartCPUProfile(f))
+	return func() {
+		pprof.StopCPUProfile()
+		require.NoError(b, f.Close())
+	}
 }
