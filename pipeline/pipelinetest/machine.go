@@ -65,7 +65,7 @@ func StartBenchProfile(b *testing.B) (stop func()) {
 	if path == "" {
 		return func() {}
 	}
-	f, err := os.Create(path)
+	f, err := os.Create(path) //nolint:gosec // the file the person running the benchmark named.
 	require.NoError(b, err)
 	require.NoError(b, pprof.StartCPUProfile(f))
 	return func() {
