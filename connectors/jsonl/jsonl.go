@@ -280,8 +280,8 @@ func knownAttributes(obj map[string]any) error {
 	}
 	slices.Sort(unknown)
 	name := unknown[0]
-	if len(name) > 40 {
-		name = name[:40] + "…"
+	if r := []rune(name); len(r) > 40 {
+		name = string(r[:40]) + "…"
 	}
 	return fmt.Errorf("not a canonical message: unknown attribute %q", name)
 }
