@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime/debug"
 	"sort"
 	"strconv"
 	"strings"
@@ -163,6 +165,35 @@ func (m Memory) MemoryLimit() (int64, error) {
 		return 0, fmt.Errorf("must be a size such as 200MiB or 1GiB (units B, KiB, MiB, GiB, TiB), or off, not %q", m.Limit)
 	}
 	return n * mult, nil
+}
+
+// Apply sets the Go runtime's collector from m, except where GOGC or GOMEMLIMIT in
+// getenv, which the runtime itself read at start, say otherwise. It returns what the
+// collector now runs with, in words for a log (400 or GOGC=250; 200MiB or
+// GOMEMLIMIT=64MiB), and what puts back the settings it changed (a benchmark that runs
+// the hub in its own process gives it serve's budget, then takes it back).
+func (m Memory) Apply(getenv func(string) string) (gcPercent, limit string, restore func()) {
+	gcPercent, limit = "GOGC="+getenv("GOGC"), "GOMEMLIMIT="+getenv("GOMEMLIMIT")
+	var undo []func()
+	if getenv("GOGC") == "" {
+		old := debug.SetGCPercent(m.GCPercent)
+		undo = append(undo, func() { debug.SetGCPercent(old) })
+		gcPercent = strconv.Itoa(m.GCPercent)
+	}
+	if getenv("GOMEMLIMIT") == "" {
+		n, err := m.MemoryLimit()
+		if err != nil || n < 0 { // off (Load refused anything else)
+			n = math.MaxInt64
+		}
+		old := debug.SetMemoryLimit(n)
+		undo = append(undo, func() { debug.SetMemoryLimit(old) })
+		limit = m.Limit
+	}
+	return gcPercent, limit, func() {
+		for _, u := range undo {
+			u()
+		}
+	}
 }
 
 // Delivery tunes the delivery consumers.

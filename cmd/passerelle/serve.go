@@ -2,11 +2,8 @@ package main
 
 import (
 	"fmt"
-	"math"
 	"os"
-	"runtime/debug"
 	"runtime/pprof"
-	"strconv"
 
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
@@ -62,22 +59,10 @@ broker is started in this process (in memory: for demos and tests).`,
 	return cmd
 }
 
-// applyMemory sets the Go runtime's collector from the configuration, except where
-// GOGC or GOMEMLIMIT, which the runtime itself read at start, say otherwise.
+// applyMemory sets the Go runtime's collector from the configuration (see
+// config.Memory.Apply) and logs what it runs with.
 func applyMemory(m config.Memory, getenv func(string) string, log *zap.Logger) {
-	gc, limit := "GOGC="+getenv("GOGC"), "GOMEMLIMIT="+getenv("GOMEMLIMIT")
-	if getenv("GOGC") == "" {
-		debug.SetGCPercent(m.GCPercent)
-		gc = strconv.Itoa(m.GCPercent)
-	}
-	if getenv("GOMEMLIMIT") == "" {
-		n, err := m.MemoryLimit()
-		if err != nil || n < 0 { // off (config.Load refused anything else)
-			n = math.MaxInt64
-		}
-		debug.SetMemoryLimit(n)
-		limit = m.Limit
-	}
+	gc, limit, _ := m.Apply(getenv)
 	log.Info("memory budget", zap.String("gcPercent", gc), zap.String("limit", limit))
 }
 

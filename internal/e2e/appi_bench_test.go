@@ -1,10 +1,8 @@
 package e2e
 
 import (
-	"math"
 	"os"
 	"runtime"
-	"runtime/debug"
 	"runtime/metrics"
 	"runtime/pprof"
 	"strconv"
@@ -205,26 +203,8 @@ func serveMemoryBudget(b *testing.B, yml string, env map[string]string) (restore
 	b.Helper()
 	cfg, err := config.Read(strings.NewReader(yml), func(k string) string { return env[k] })
 	require.NoError(b, err)
-	limit, err := cfg.Memory.MemoryLimit()
-	require.NoError(b, err)
-	if limit < 0 {
-		limit = math.MaxInt64
-	}
-	gc, mem := -2, int64(-2)
-	if os.Getenv("GOGC") == "" {
-		gc = debug.SetGCPercent(cfg.Memory.GCPercent)
-	}
-	if os.Getenv("GOMEMLIMIT") == "" {
-		mem = debug.SetMemoryLimit(limit)
-	}
-	return func() {
-		if gc != -2 {
-			debug.SetGCPercent(gc)
-		}
-		if mem != -2 {
-			debug.SetMemoryLimit(mem)
-		}
-	}
+	_, _, restore = cfg.Memory.Apply(os.Getenv)
+	return restore
 }
 
 // writeHeapProfile writes the heap profile to the file PASSERELLE_BENCH_HEAPPROFILE
