@@ -133,7 +133,7 @@ func decodeAll(facts []connectors.Fact) {
 					if f.Err != nil {
 						continue
 					}
-					if m, data, err := decode(f.Raw); err != nil {
+					if m, data, err := DecodeLine(f.Raw); err != nil {
 						f.Err, f.Stage = err, "decode"
 					} else {
 						f.Messages, f.Decoded = []*canonical.Message{m}, []any{data}
@@ -148,7 +148,7 @@ func decodeAll(facts []connectors.Fact) {
 
 // Decode re-reads a quarantined line (replay).
 func (s *Source) Decode(_ context.Context, raw []byte, _ string) ([]*canonical.Message, error) {
-	m, _, err := decode(raw)
+	m, _, err := DecodeLine(raw)
 	if err != nil {
 		return nil, err
 	}
@@ -183,17 +183,13 @@ func readLine(r *bufio.Reader, maxLen int) ([]byte, int, error) {
 	}
 }
 
-// DecodeLine reads one line of a jsonl file as the source does: the message, and its
-// data decoded for the schemas (what Fact.Decoded carries). The benchmarks' ceiling
-// runs it to do the source's CPU work without its I/O.
-func DecodeLine(line []byte) (*canonical.Message, any, error) { return decode(line) }
-
-// decode reads one structured CloudEvent with the hub's strict decoder: one pass gives
-// the attributes, the data's original bytes and the data decoded for the schemas,
-// which the pipeline would otherwise decode a second time. Unknown, duplicate and
-// mistyped attributes are refused here (names only, never values); the schemas check
-// the rest.
-func decode(line []byte) (*canonical.Message, any, error) {
+// DecodeLine reads one line of a jsonl file, a structured CloudEvent, with the hub's
+// strict decoder: one pass gives the attributes, the data's original bytes and the data
+// decoded for the schemas (what Fact.Decoded carries), which the pipeline would
+// otherwise decode a second time. Unknown, duplicate and mistyped attributes are
+// refused here (names only, never values); the schemas check the rest. The benchmarks'
+// ceiling runs it to do the source's CPU work without its I/O.
+func DecodeLine(line []byte) (*canonical.Message, any, error) {
 	// The line is already within the source's maxLine, which may be above the
 	// decoder's default size limit.
 	v, raw, err := jsonstrict.Limits{MaxBytes: int64(len(line)) + 1}.DecodeMember(line, "data")

@@ -84,7 +84,7 @@ func TestRead(t *testing.T) {
 func TestDecode(t *testing.T) {
 	t.Run("a line gives its attributes, its data's bytes as they were, and the data decoded", func(t *testing.T) {
 		in := strings.Replace(line, `"data":{"a":1}`, `"data": {"a" : 1, "b":[true,null]} `, 1)
-		m, data, err := decode([]byte(in))
+		m, data, err := DecodeLine([]byte(in))
 		require.NoError(t, err)
 		assert.Equal(t, `{"a" : 1, "b":[true,null]}`, string(m.Data))
 		want, err := jsonstrict.Decode(m.Data)
@@ -115,7 +115,7 @@ func TestDecode(t *testing.T) {
 		"not JSON":                     {"garbage", "unexpected"},
 	} {
 		t.Run(name+" is refused, with the rule and without the value", func(t *testing.T) {
-			_, _, err := decode([]byte(c.in))
+			_, _, err := DecodeLine([]byte(c.in))
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), c.reason)
 			assert.NotContains(t, err.Error(), "CANARY")
@@ -146,7 +146,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{"data":{"a":[1,{"b":"\u00e9"}]},"factversion":-0,"time":null}`))
 	f.Add([]byte(`{`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		m, data, err := decode(b)
+		m, data, err := DecodeLine(b)
 		if err != nil {
 			return
 		}
@@ -175,7 +175,7 @@ func BenchmarkDecode(b *testing.B) {
 	lines := pipelinetest.PenalRecords(1000, 1)
 	b.Run("one-pass", func(b *testing.B) {
 		for i := 0; b.Loop(); i++ {
-			if _, _, err := decode(lines[i%len(lines)]); err != nil {
+			if _, _, err := DecodeLine(lines[i%len(lines)]); err != nil {
 				b.Fatal(err)
 			}
 		}

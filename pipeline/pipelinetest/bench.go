@@ -7,8 +7,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/stretchr/testify/require"
 )
 
 // MachineCPU is a reading of /proc/stat and /proc/loadavg: how busy the whole machine
@@ -23,14 +21,20 @@ type MachineCPU struct {
 func ReadMachineCPU(tb testing.TB) MachineCPU {
 	tb.Helper()
 	stat, err := os.ReadFile("/proc/stat")
-	require.NoError(tb, err)
+	if err != nil {
+		tb.Fatalf("machine CPU: %v", err)
+	}
 	line, _, _ := strings.Cut(string(stat), "\n")
 	fields := strings.Fields(line) // cpu user nice system idle iowait irq softirq steal ...
-	require.Greater(tb, len(fields), 8)
+	if len(fields) < 9 {
+		tb.Fatalf("machine CPU: /proc/stat begins %q", line)
+	}
 	var c MachineCPU
 	for i, f := range fields[1:9] {
 		n, err := strconv.ParseInt(f, 10, 64)
-		require.NoError(tb, err)
+		if err != nil {
+			tb.Fatalf("machine CPU: %v", err)
+		}
 		if i == 3 || i == 4 { // idle, iowait
 			c.idle += n
 		} else {
@@ -38,9 +42,12 @@ func ReadMachineCPU(tb testing.TB) MachineCPU {
 		}
 	}
 	load, err := os.ReadFile("/proc/loadavg")
-	require.NoError(tb, err)
-	c.load1, err = strconv.ParseFloat(strings.Fields(string(load))[0], 64)
-	require.NoError(tb, err)
+	if err == nil {
+		c.load1, err = strconv.ParseFloat(strings.Fields(string(load))[0], 64)
+	}
+	if err != nil {
+		tb.Fatalf("machine CPU: load average: %v", err)
+	}
 	c.at = time.Now()
 	return c
 }
@@ -66,10 +73,16 @@ func StartBenchProfile(b *testing.B) (stop func()) {
 		return func() {}
 	}
 	f, err := os.Create(path) //nolint:gosec // the file the person running the benchmark named.
-	require.NoError(b, err)
-	require.NoError(b, pprof.StartCPUProfile(f))
+	if err == nil {
+		err = pprof.StartCPUProfile(f)
+	}
+	if err != nil {
+		b.Fatalf("CPU profile: %v", err)
+	}
 	return func() {
 		pprof.StopCPUProfile()
-		require.NoError(b, f.Close())
+		if err := f.Close(); err != nil {
+			b.Errorf("CPU profile: %v", err)
+		}
 	}
 }
