@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"slices"
@@ -40,6 +41,8 @@ var OneIdentifierPerPerson = map[string]bool{"APPI": true, "PRISME": true}
 // share them).
 func (s *Store) ResolvePersons(ctx context.Context, persons [][]Identifier) ([]string, error) {
 	out := make([]string, len(persons))
+	var epoch int64
+	probed := map[Identifier]string{} // read from the table, or linked here
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		// Two sources resolving the same person at once would each find her unknown and
 		// give her an id of their own (the second's links lost to ON CONFLICT): the
@@ -51,42 +54,64 @@ func (s *Store) ResolvePersons(ctx context.Context, persons [][]Identifier) ([]s
 		}
 		// Each identifier once: the facts of a batch are often about the same persons
 		// (several measures of one person, several versions of one measure), and every
-		// probe is a descent of the identities index.
-		var systems, values []string
+		// probe is a descent of the identities index. Those the cache knows at the
+		// epoch read here are not probed (identityCache).
+		var unique []Identifier
 		asked := map[Identifier]bool{}
 		for _, p := range persons {
 			for _, id := range p {
 				if !asked[id] {
 					asked[id] = true
-					systems, values = append(systems, id.System), append(values, id.Value)
+					unique = append(unique, id)
 				}
 			}
 		}
-		known := map[Identifier]string{}
-		// One probe of the primary key per identifier (OFFSET 0 keeps the subquery from
-		// being flattened into a join, which the planner hashed the whole table for at
-		// every batch while it held fewer than a few hundred thousand identifiers).
-		rows, err := tx.Query(ctx, `SELECT k.s, k.v, i.person_id FROM unnest($1::text[], $2::text[]) AS k(s, v)
-			CROSS JOIN LATERAL (SELECT i.person_id, i.created_at FROM identities i
-				WHERE i.system = k.s AND i.identifier = k.v OFFSET 0) i
-			ORDER BY i.created_at`, systems, values)
+		cacheEpoch, known := s.identities.lookup(unique)
+		var misses []Identifier
+		for _, id := range unique {
+			if _, ok := known[id]; !ok {
+				misses = append(misses, id)
+			}
+		}
+		// The epoch and the probe go in one round trip, as two statements: the epoch is
+		// read after the locks were taken.
+		b := &pgx.Batch{}
+		b.Queue(`SELECT epoch FROM identity_epoch`)
+		if len(misses) > 0 {
+			systems, values := identityProbeArgs(misses)
+			b.Queue(identityProbe, systems, values)
+		}
+		br := tx.SendBatch(ctx, b)
+		err := br.QueryRow().Scan(&epoch)
 		if err != nil {
+			err = fmt.Errorf("identity epoch: %w", err)
+		} else if len(misses) > 0 {
+			var rows pgx.Rows
+			if rows, err = br.Query(); err == nil {
+				err = scanIdentityProbe(rows, probed)
+			}
+		}
+		if err := errors.Join(err, br.Close()); err != nil {
 			return err
 		}
-		for rows.Next() {
-			var id Identifier
-			var pid string
-			if err := rows.Scan(&id.System, &id.Value, &pid); err != nil {
-				rows.Close()
+		if epoch != cacheEpoch && len(known) > 0 {
+			// A merge since the cache's entries were read: ask again for those too.
+			var cached []Identifier
+			for id := range known {
+				cached = append(cached, id)
+			}
+			known = map[Identifier]string{}
+			systems, values := identityProbeArgs(cached)
+			rows, err := tx.Query(ctx, identityProbe, systems, values)
+			if err != nil {
 				return err
 			}
-			if _, seen := known[id]; !seen {
-				known[id] = pid
+			if err := scanIdentityProbe(rows, probed); err != nil {
+				return err
 			}
 		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
+		for id, pid := range probed {
+			known[id] = pid
 		}
 		// The persons only a name key finds: their identifiers tell a doubtful match.
 		// (Most messages are found by a system's identifier, and this query is skipped.)
@@ -141,8 +166,16 @@ func (s *Store) ResolvePersons(ctx context.Context, persons [][]Identifier) ([]s
 			}
 		}
 		if len(linkS) > 0 {
-			if _, err := tx.Exec(ctx, `INSERT INTO identities (system, identifier, person_id)
-				SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) ON CONFLICT DO NOTHING`, linkS, linkV, linkP); err != nil {
+			// Only the links this statement wrote are remembered: one that met a link
+			// written meanwhile without the identifier locks (a receipt's, deliveries.go)
+			// is asked again next time.
+			rows, err := tx.Query(ctx, `INSERT INTO identities (system, identifier, person_id)
+				SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) ON CONFLICT DO NOTHING
+				RETURNING system, identifier, person_id`, linkS, linkV, linkP)
+			if err != nil {
+				return err
+			}
+			if err := scanIdentityProbe(rows, probed); err != nil {
 				return err
 			}
 		}
@@ -151,7 +184,38 @@ func (s *Store) ResolvePersons(ctx context.Context, persons [][]Identifier) ([]s
 	if err != nil {
 		return nil, fmt.Errorf("store: resolve persons: %w", err)
 	}
+	s.identities.remember(epoch, probed)
 	return out, nil
+}
+
+// identityProbe looks up the links of identifiers, given as (systems, values): one
+// probe of the primary key per identifier (OFFSET 0 keeps the subquery from being
+// flattened into a join, which the planner hashed the whole table for at every batch
+// while it held fewer than a few hundred thousand identifiers).
+const identityProbe = `SELECT k.s, k.v, i.person_id FROM unnest($1::text[], $2::text[]) AS k(s, v)
+	CROSS JOIN LATERAL (SELECT i.person_id FROM identities i
+		WHERE i.system = k.s AND i.identifier = k.v OFFSET 0) i`
+
+func identityProbeArgs(ids []Identifier) (systems, values []string) {
+	systems, values = make([]string, len(ids)), make([]string, len(ids))
+	for i, id := range ids {
+		systems[i], values[i] = id.System, id.Value
+	}
+	return systems, values
+}
+
+// scanIdentityProbe reads (system, identifier, person id) rows into known.
+func scanIdentityProbe(rows pgx.Rows, known map[Identifier]string) error {
+	defer rows.Close()
+	for rows.Next() {
+		var id Identifier
+		var pid string
+		if err := rows.Scan(&id.System, &id.Value, &pid); err != nil {
+			return err
+		}
+		known[id] = pid
+	}
+	return rows.Err()
 }
 
 // lockIdentityClass is the first key of the transaction-scoped advisory locks on

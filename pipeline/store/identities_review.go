@@ -142,6 +142,15 @@ func (s *Store) DecideIdentityReview(ctx context.Context, id int64, decision, ac
 		return fmt.Errorf("store: identity review %d: decision must be %s or %s", id, ReviewLinked, ReviewApart)
 	}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if decision == ReviewLinked {
+			// Every identifier lock, in the resolutions' order: no resolution links a new
+			// identifier to B after the move below, or keeps serving B's links from a
+			// process's cache (the epoch raised below empties them all).
+			if _, err := tx.Exec(ctx, `SELECT count(pg_advisory_xact_lock($1::int4, k)) FROM generate_series(0, $2::int4 - 1) AS k`,
+				lockIdentityClass, identityLockBuckets); err != nil {
+				return fmt.Errorf("identity locks: %w", err)
+			}
+		}
 		var a, b, status string
 		err := tx.QueryRow(ctx, `SELECT person_a, person_b, status FROM identity_reviews WHERE id = $1 FOR UPDATE`, id).Scan(&a, &b, &status)
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -155,6 +164,9 @@ func (s *Store) DecideIdentityReview(ctx context.Context, id int64, decision, ac
 		}
 		if decision == ReviewLinked {
 			if _, err := tx.Exec(ctx, `UPDATE identities SET person_id = $1 WHERE person_id = $2`, a, b); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `UPDATE identity_epoch SET epoch = epoch + 1`); err != nil {
 				return err
 			}
 		}

@@ -12,9 +12,10 @@ import (
 
 // Store is the PostgreSQL system of record. It is safe for concurrent use.
 type Store struct {
-	pool     *pgxpool.Pool
-	auditKey []byte
-	now      func() time.Time
+	pool       *pgxpool.Pool
+	auditKey   []byte
+	now        func() time.Time
+	identities *identityCache // nil: none
 }
 
 // Options tune a Store.
@@ -26,6 +27,10 @@ type Options struct {
 	// after tampering. Default: none (plain SHA-256, still detects any edit that does
 	// not rewrite every later row).
 	AuditKey []byte
+	// IdentityCache is the number of identifier links one generation of the process's
+	// cache holds (identityCache; two generations at most). 0: 131,072 (about 10 MB at
+	// most); negative: no cache, every identifier is looked up.
+	IdentityCache int
 }
 
 // Open connects to PostgreSQL at url and applies the migrations.
@@ -83,7 +88,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		pool.Close()
 		return nil, err
 	}
-	return &Store{pool: pool, auditKey: opts.AuditKey, now: time.Now}, nil
+	return &Store{pool: pool, auditKey: opts.AuditKey, now: time.Now, identities: newIdentityCache(opts.IdentityCache)}, nil
 }
 
 // Pool is the underlying connection pool, for the parts that need their own queries.

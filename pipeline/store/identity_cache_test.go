@@ -1,0 +1,102 @@
+package store
+
+import (
+	"testing"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"passerelle/internal/pgtest"
+)
+
+func TestIdentityCacheGenerations(t *testing.T) {
+	c := newIdentityCache(2)
+	a, b, d := Identifier{"APPI", "1"}, Identifier{"APPI", "2"}, Identifier{"APPI", "3"}
+	pa, pb, pd := uuid.NewString(), uuid.NewString(), uuid.NewString()
+
+	epoch, got := c.lookup([]Identifier{a})
+	assert.Equal(t, int64(-1), epoch, "a new cache has seen no epoch")
+	assert.Empty(t, got)
+
+	c.remember(0, map[Identifier]string{a: pa})
+	c.remember(0, map[Identifier]string{b: pb}) // the newer generation is full: it becomes the older
+	c.remember(0, map[Identifier]string{d: pd})
+	epoch, got = c.lookup([]Identifier{d})
+	assert.Equal(t, int64(0), epoch)
+	assert.Equal(t, map[Identifier]string{d: pd}, got, "the newer generation answers")
+	_, got = c.lookup([]Identifier{b})
+	assert.Equal(t, map[Identifier]string{b: pb}, got, "the older one too, and b moves to the newer, full again")
+	_, got = c.lookup([]Identifier{a})
+	assert.Empty(t, got, "a, never asked for, left with the oldest generation")
+	_, got = c.lookup([]Identifier{b, d})
+	assert.Equal(t, map[Identifier]string{b: pb, d: pd}, got)
+	assert.LessOrEqual(t, len(c.cur)+len(c.old), 4, "at most two generations of size entries")
+
+	c.remember(1, map[Identifier]string{d: pd})
+	epoch, got = c.lookup([]Identifier{a, b, d})
+	assert.Equal(t, int64(1), epoch)
+	assert.Equal(t, map[Identifier]string{d: pd}, got, "a later epoch empties the cache first")
+
+	c.remember(0, map[Identifier]string{a: pa})
+	_, got = c.lookup([]Identifier{a})
+	assert.Empty(t, got, "links read at an epoch the cache has left are not kept")
+
+	c.remember(1, map[Identifier]string{a: "person-1"})
+	_, got = c.lookup([]Identifier{a})
+	assert.Empty(t, got, "a person id that is not a canonical UUID is not kept")
+
+	var none *identityCache
+	none.remember(1, map[Identifier]string{a: pa})
+	_, got = none.lookup([]Identifier{a})
+	assert.Empty(t, got)
+	assert.Nil(t, newIdentityCache(-1), "a negative size is no cache")
+}
+
+// Two hub processes on one database each cache the links they saw; an operator's merge
+// in one of them must redirect both at once.
+func TestIdentityCacheMerge(t *testing.T) {
+	url := pgtest.NewDatabase(t)
+	ctx := t.Context()
+	open := func(opts Options) *Store {
+		s, err := Open(ctx, url, opts)
+		require.NoError(t, err)
+		t.Cleanup(s.Close)
+		return s
+	}
+	one, two, uncached := open(Options{}), open(Options{}), open(Options{IdentityCache: -1})
+	resolve := func(s *Store, ids ...Identifier) string {
+		t.Helper()
+		out, err := s.ResolvePersons(ctx, [][]Identifier{ids})
+		require.NoError(t, err)
+		return out[0]
+	}
+	key := Identifier{System: NameKeySystem, Value: "k-durand-1979"}
+	first, second := Identifier{System: "APPI", Value: "202300000001"}, Identifier{System: "APPI", Value: "202300000002"}
+
+	pa := resolve(one, first, key)
+	pb := resolve(two, second, key)
+	require.NotEqual(t, pa, pb, "a doubtful match: a review, not a merge")
+	assert.Equal(t, pb, resolve(one, second), "process one now caches B's link")
+	assert.Equal(t, pb, resolve(two, second), "process two too")
+
+	t.Run("a cached link is not looked up again", func(t *testing.T) {
+		other := Identifier{System: "APPI", Value: "202300000003"}
+		pc := resolve(one, other)
+		_, err := one.pool.Exec(ctx, `DELETE FROM identities WHERE system = 'APPI' AND identifier = '202300000003'`)
+		require.NoError(t, err)
+		assert.Equal(t, pc, resolve(one, other), "served from the cache")
+		assert.NotEqual(t, pc, resolve(uncached, other), "without the cache, the table is asked")
+	})
+
+	reviews, err := one.ListIdentityReviews(ctx, ReviewOpen)
+	require.NoError(t, err)
+	require.Len(t, reviews, 1)
+	require.Equal(t, pb, reviews[0].PersonB)
+	require.NoError(t, one.DecideIdentityReview(ctx, reviews[0].ID, ReviewLinked, "operator:alice"))
+
+	assert.Equal(t, pa, resolve(one, second), "the process that merged")
+	assert.Equal(t, pa, resolve(two, second), "the other process, whose cache held B's link")
+	assert.Equal(t, pa, resolve(two, second, key), "its name key too")
+	assert.Equal(t, 1, count(t, one, `SELECT epoch::int FROM identity_epoch`))
+}
