@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -24,6 +25,27 @@ const ReleaseActor = "hub:identity"
 // that no command released (a decision taken while a held message was committing,
 // a command that stopped half-way).
 const releaseEvery = 5 * time.Second
+
+// ErrRelease wraps what failed once a decision was recorded, while its held facts were
+// being released: the decision stands, and a running hub releases them within
+// releaseEvery.
+var ErrRelease = errors.New("releasing the held facts")
+
+// DecideIdentity records an operator's decision on review (store.ReviewLinked or
+// store.ReviewApart, audited under actor), then releases the facts held for it, and
+// returns how many it released. An error that wraps ErrRelease came after the decision
+// was recorded; any other, before (store.ErrNotFound, store.ErrAlreadyDecided…), and
+// nothing was done.
+func (r *Replayer) DecideIdentity(ctx context.Context, review int64, decision, actor string) (int, error) {
+	if err := r.Store.DecideIdentityReview(ctx, review, decision, actor); err != nil {
+		return 0, err
+	}
+	n, err := r.ReleaseHeld(ctx, review, actor)
+	if err != nil {
+		return n, fmt.Errorf("identity review %d decided; %w: %w", review, ErrRelease, err)
+	}
+	return n, nil
+}
 
 // ReleaseHeld lets the messages held for decided identity reviews go on (of review
 // only, when it is not 0), oldest first, and returns how many it released. Each goes

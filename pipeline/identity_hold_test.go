@@ -123,9 +123,12 @@ func TestWithWaitTheFactsOfADoubtfulPersonWaitForTheReviewThenGoOnOnce(t *testin
 
 	// Link: L's facts go on under the known person. The hub's own sweep may release
 	// some at the same time: each goes on once.
-	require.NoError(t, st.DecideIdentityReview(ctx, link.ID, store.ReviewLinked, "operator:alice"))
-	_, err = r.run.Replayer.ReleaseHeld(ctx, link.ID, "operator:alice")
+	released, err := r.run.Replayer.DecideIdentity(ctx, link.ID, store.ReviewLinked, "operator:alice")
 	require.NoError(t, err)
+	assert.LessOrEqual(t, released, 3, "what the sweep did not release first")
+	_, err = r.run.Replayer.DecideIdentity(ctx, link.ID, store.ReviewApart, "operator:alice")
+	require.ErrorIs(t, err, store.ErrAlreadyDecided)
+	require.NotErrorIs(t, err, pipeline.ErrRelease, "refused before anything was done")
 	waitFor(t, time.Minute, "the linked person's facts to be delivered", func() bool {
 		return r.quiet() && len(pipelinetest.Check(of("L-1", "L-2"), subset("L-1", "L-2"))) == 0
 	})

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"passerelle/pipeline"
 	"passerelle/pipeline/store"
 )
 
@@ -71,20 +72,19 @@ audited with the operator's name (PASSERELLE_OPERATOR, else the system user).`,
 					return &exitError{code: 1, msg: err.Error()}
 				}
 				defer o.store.Close()
-				actor := operator()
-				if err := o.store.DecideIdentityReview(cmd.Context(), id, d.decision, actor); err != nil {
-					if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrAlreadyDecided) {
-						return &exitError{code: 1, msg: err.Error()}
-					}
+				n, err := o.replayer.DecideIdentity(cmd.Context(), id, d.decision, operator())
+				switch {
+				case errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrAlreadyDecided):
+					return &exitError{code: 1, msg: err.Error()}
+				case err != nil && !errors.Is(err, pipeline.ErrRelease):
 					return err
 				}
 				_, _ = fmt.Fprintf(cmd.OutOrStdout(), "review %d: %s\n", id, d.decision)
-				n, err := o.replayer.ReleaseHeld(cmd.Context(), id, actor)
 				if n > 0 {
 					_, _ = fmt.Fprintf(cmd.OutOrStdout(), "review %d: %d held fact(s) released\n", id, n)
 				}
 				if err != nil {
-					return &exitError{code: 1, msg: fmt.Sprintf("review %d decided; releasing its held facts: %v (a running hub releases them)", id, err)}
+					return &exitError{code: 1, msg: err.Error() + " (a running hub releases them)"}
 				}
 				return nil
 			},

@@ -485,15 +485,14 @@ func (c *Console) decideIdentity(r *http.Request, sess *session) (string, error)
 	if decision != store.ReviewLinked && decision != store.ReviewApart {
 		return "", errors.New("the decision must be linked or apart")
 	}
-	actor := sess.account.Actor()
-	if err := c.run.Store.DecideIdentityReview(r.Context(), id, decision, actor); err != nil {
+	n, err := c.run.Replayer.DecideIdentity(r.Context(), id, decision, sess.account.Actor())
+	if err != nil && !errors.Is(err, pipeline.ErrRelease) {
 		return "", err
 	}
 	msg := fmt.Sprintf("Review %d: one person.", id)
 	if decision == store.ReviewApart {
 		msg = fmt.Sprintf("Review %d: two people, kept apart.", id)
 	}
-	n, err := c.run.Replayer.ReleaseHeld(r.Context(), id, actor)
 	if n > 0 {
 		msg += fmt.Sprintf(" %d held fact(s) released.", n)
 	}
