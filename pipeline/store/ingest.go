@@ -89,6 +89,7 @@ type MessageOutcome struct {
 type IngestResult struct {
 	Outcomes    []MessageOutcome // one per message, in order
 	Quarantined []int64          // quarantine ids of the rejections (and conflicts), in order
+	outbox      []OutboxMessage  // the outbox rows written, for the process's outboxCache
 }
 
 // Count returns how many messages had outcome o.
@@ -123,6 +124,11 @@ func (s *Store) Ingest(ctx context.Context, db Beginner, b IngestBatch) (IngestR
 	if err != nil {
 		return IngestResult{}, fmt.Errorf("store: ingest %s: %w", b.Connector, err)
 	}
+	// Committed, or inside db's transaction when db is one: the cache answers only for
+	// the rows PostgreSQL lists as unpublished, so a row that never commits is never
+	// asked for.
+	s.recent.put(res.outbox)
+	res.outbox = nil
 	return res, nil
 }
 
@@ -194,6 +200,9 @@ func (s *Store) ingestTx(ctx context.Context, tx pgx.Tx, b IngestBatch) (IngestR
 		id := res.Outcomes[i].ID
 		outRows = append(outRows, []any{seqs[k], id, m.Type, m.Subject, m.Source, m.DataSchema, b.Connector,
 			m.FactSystem, m.FactRef, m.FactVersion, m.Time, []byte(m.Data), hashes[i], now})
+		if s.recent != nil {
+			res.outbox = append(res.outbox, OutboxMessage{Seq: seqs[k], Message: outboxMessage(id, m)})
+		}
 		// With no target it has nowhere to go, so no pending delivery: settled at
 		// once, still published for the record.
 		stateRows = append(stateRows, []any{seqs[k]})

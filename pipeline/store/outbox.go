@@ -36,6 +36,7 @@ func scanOutbox(rows pgx.Rows) ([]OutboxMessage, error) {
 			return nil, err
 		}
 		m.ID = id.String()
+		m.Time = m.Time.UTC() // pgx gives the process's zone; outboxMessage gives UTC
 		m.Data = json.RawMessage(data)
 		om.Message = m
 		out = append(out, om)
@@ -44,18 +45,48 @@ func scanOutbox(rows pgx.Rows) ([]OutboxMessage, error) {
 }
 
 // Unpublished returns up to limit outbox rows the broker has not acknowledged yet, in
-// acceptance order.
+// acceptance order. PostgreSQL says which (outbox_state_unpublished); the messages this
+// process committed come from its outboxCache, the others from the outbox.
 func (s *Store) Unpublished(ctx context.Context, limit int) ([]OutboxMessage, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+outboxColumnsOf+` FROM outbox_state s JOIN outbox o ON o.seq = s.seq
-		WHERE s.published_at IS NULL AND o.data IS NOT NULL ORDER BY s.seq LIMIT $1`, limit)
+	// A state row goes with its payload (retention), so an unpublished row has one.
+	rows, err := s.pool.Query(ctx, `SELECT seq FROM outbox_state WHERE published_at IS NULL ORDER BY seq LIMIT $1`, limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: unpublished: %w", err)
 	}
-	out, err := scanOutbox(rows)
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (OutboxMessage, error) {
+		var om OutboxMessage
+		return om, r.Scan(&om.Seq)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("store: unpublished: %w", err)
 	}
-	return out, nil
+	missing := s.recent.fill(out)
+	if len(missing) == 0 {
+		return out, nil
+	}
+	rows, err = s.pool.Query(ctx, `SELECT `+outboxColumns+` FROM outbox WHERE seq = ANY($1) AND data IS NOT NULL`, missing)
+	if err != nil {
+		return nil, fmt.Errorf("store: unpublished: %w", err)
+	}
+	read, err := scanOutbox(rows)
+	if err != nil {
+		return nil, fmt.Errorf("store: unpublished: %w", err)
+	}
+	bySeq := make(map[int64]*canonical.Message, len(read))
+	for _, om := range read {
+		bySeq[om.Seq] = om.Message
+	}
+	// A row purged meanwhile is left out.
+	kept := out[:0]
+	for _, om := range out {
+		if om.Message == nil {
+			om.Message = bySeq[om.Seq]
+		}
+		if om.Message != nil {
+			kept = append(kept, om)
+		}
+	}
+	return kept, nil
 }
 
 // Unsettled returns up to limit messages published more than age ago that some
@@ -109,6 +140,7 @@ func (s *Store) MarkPublished(ctx context.Context, seqs []int64) error {
 	if err != nil {
 		return fmt.Errorf("store: mark published: %w", err)
 	}
+	s.recent.forget(seqs)
 	return nil
 }
 

@@ -16,6 +16,7 @@ type Store struct {
 	auditKey   []byte
 	now        func() time.Time
 	identities *identityCache // nil: none
+	recent     *outboxCache   // nil: none
 }
 
 // Options tune a Store.
@@ -31,6 +32,10 @@ type Options struct {
 	// cache holds (identityCache; two generations at most). 0: 131,072 (about 10 MB at
 	// most); negative: no cache, every identifier is looked up.
 	IdentityCache int
+	// OutboxCache is the number of committed outbox messages one generation of the
+	// process's cache keeps for the relay (outboxCache; two generations at most). 0:
+	// 4,096; negative: no cache, the relay reads every payload back.
+	OutboxCache int
 }
 
 // Open connects to PostgreSQL at url and applies the migrations.
@@ -88,7 +93,8 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		pool.Close()
 		return nil, err
 	}
-	return &Store{pool: pool, auditKey: opts.AuditKey, now: time.Now, identities: newIdentityCache(opts.IdentityCache)}, nil
+	return &Store{pool: pool, auditKey: opts.AuditKey, now: time.Now, identities: newIdentityCache(opts.IdentityCache),
+		recent: newOutboxCache(opts.OutboxCache)}, nil
 }
 
 // Pool is the underlying connection pool, for the parts that need their own queries.
