@@ -102,6 +102,18 @@ func (s *Store) RecordDeliveries(ctx context.Context, outs []DeliveryOutcome) (r
 		return nil, nil
 	}
 	recorded = make([]bool, len(outs))
+	// The receipts' identifiers, in the table once committed. Those the table already
+	// holds are left out of the insert, which would find them and do nothing.
+	var links []Identifier
+	var persons []string
+	for _, o := range outs {
+		if o.Subject == "" {
+			continue
+		}
+		for _, id := range o.Identifiers {
+			links, persons = append(links, id), append(persons, o.Subject)
+		}
+	}
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		n := len(outs)
 		ids, dests, statuses := make([]uuid.UUID, n), make([]string, n), make([]string, n)
@@ -181,12 +193,8 @@ func (s *Store) RecordDeliveries(ctx context.Context, outs []DeliveryOutcome) (r
 			entries = append(entries, e)
 		}
 		var linkS, linkV, linkP []string
-		for _, o := range outs {
-			for _, id := range o.Identifiers {
-				if o.Subject != "" {
-					linkS, linkV, linkP = append(linkS, id.System), append(linkV, id.Value), append(linkP, o.Subject)
-				}
-			}
+		for _, i := range s.linked.missing(links) {
+			linkS, linkV, linkP = append(linkS, links[i].System), append(linkV, links[i].Value), append(linkP, persons[i])
 		}
 		if len(linkS) > 0 {
 			if _, err := tx.Exec(ctx, `INSERT INTO identities (system, identifier, person_id)
@@ -199,6 +207,7 @@ func (s *Store) RecordDeliveries(ctx context.Context, outs []DeliveryOutcome) (r
 	if err != nil {
 		return nil, fmt.Errorf("store: record deliveries: %w", err)
 	}
+	s.linked.add(links)
 	return recorded, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"passerelle/canonical"
 	"passerelle/internal/pgtest"
 )
 
@@ -99,4 +100,50 @@ func TestIdentityCacheMerge(t *testing.T) {
 	assert.Equal(t, pa, resolve(two, second), "the other process, whose cache held B's link")
 	assert.Equal(t, pa, resolve(two, second, key), "its name key too")
 	assert.Equal(t, 1, count(t, one, `SELECT epoch::int FROM identity_epoch`))
+}
+
+// A receipt's identifier is inserted until a committed outcome wrote it; after that the
+// deliverers leave it out. One that only a rolled-back transaction saw is still written.
+func TestReceiptIdentifiersAreLinkedOnceCommitted(t *testing.T) {
+	s := newStore(t, Options{})
+	ctx := t.Context()
+	a, b, c := msg("mesure/1", 1, `{"v":1}`), msg("mesure/2", 1, `{"v":1}`), msg("mesure/3", 1, `{"v":1}`)
+	res, err := s.Ingest(ctx, s.pool, IngestBatch{Connector: "appi", Messages: []*canonical.Message{a, b, c}, Targets: targets})
+	require.NoError(t, err)
+	dossier := []Identifier{{System: "PRISME", Value: "D-1"}}
+	person := uuid.NewString()
+	out := func(i int, status string) DeliveryOutcome {
+		return DeliveryOutcome{MessageID: res.Outcomes[i].ID, Destination: "prisme", Route: "r", Status: status,
+			Identifiers: dossier, Subject: person}
+	}
+	linked := func() int {
+		return count(t, s, `SELECT count(*) FROM identities WHERE system = 'PRISME' AND identifier = 'D-1' AND person_id = $1`, person)
+	}
+
+	_, err = s.RecordDeliveries(ctx, []DeliveryOutcome{out(0, "lost")})
+	require.Error(t, err, "refused by the status check: rolled back")
+	assert.Zero(t, linked())
+	assert.Equal(t, []int{0}, s.linked.missing(dossier), "not known: its transaction did not commit")
+
+	record(t, s, []DeliveryOutcome{out(1, StatusDelivered)})
+	assert.Equal(t, 1, linked())
+	assert.Empty(t, s.linked.missing(dossier), "known once committed")
+
+	other := out(2, StatusDelivered)
+	other.Subject = uuid.NewString()
+	record(t, s, []DeliveryOutcome{other})
+	assert.Equal(t, 1, linked(), "the first link stays, as the insert's ON CONFLICT DO NOTHING would keep it")
+}
+
+func TestIdentitySetGenerations(t *testing.T) {
+	c := newIdentitySet(3)
+	id := func(v string) Identifier { return Identifier{"PRISME", v} }
+	ids := []Identifier{id("1"), id("2"), id("3")}
+	assert.Equal(t, []int{0, 1, 2}, c.missing(ids))
+	c.add(ids) // full: the newer generation becomes the older
+	assert.Empty(t, c.missing(ids), "the older generation answers, and they move to the newer")
+	c.add([]Identifier{id("4"), id("5"), id("6")})
+	assert.Equal(t, []int{0}, c.missing(ids[:1]), "1 left with the oldest generation")
+	assert.Empty(t, c.missing([]Identifier{id("4"), id("6")}))
+	assert.Equal(t, []int{0, 1, 2}, (*identitySet)(nil).missing(ids), "no set: every identifier is inserted")
 }

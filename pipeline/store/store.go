@@ -17,6 +17,7 @@ type Store struct {
 	now        func() time.Time
 	identities *identityCache // nil: none
 	recent     *outboxCache   // nil: none
+	linked     *identitySet   // nil: none
 }
 
 // Options tune a Store.
@@ -29,8 +30,10 @@ type Options struct {
 	// not rewrite every later row).
 	AuditKey []byte
 	// IdentityCache is the number of identifier links one generation of the process's
-	// cache holds (identityCache; two generations at most). 0: 131,072 (about 10 MB at
-	// most); negative: no cache, every identifier is looked up.
+	// cache holds (identityCache; two generations at most), and of identifiers its set
+	// of those written from receipts (identitySet). 0: 262,144 links (about 42 MB at
+	// most) and 131,072 identifiers (about 10 MB); negative: neither, every identifier
+	// is looked up, and every receipt's identifier inserted.
 	IdentityCache int
 	// OutboxCache is the number of committed outbox messages one generation of the
 	// process's cache keeps for the relay (outboxCache; two generations at most). 0:
@@ -94,7 +97,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	return &Store{pool: pool, auditKey: opts.AuditKey, now: time.Now, identities: newIdentityCache(opts.IdentityCache),
-		recent: newOutboxCache(opts.OutboxCache)}, nil
+		linked: newIdentitySet(opts.IdentityCache), recent: newOutboxCache(opts.OutboxCache)}, nil
 }
 
 // Pool is the underlying connection pool, for the parts that need their own queries.
