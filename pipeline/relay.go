@@ -38,6 +38,11 @@ type Relay struct {
 	// SweepAge is how long after publication a row without every outcome is published
 	// again. Default 2m.
 	SweepAge time.Duration
+	// Rescan is how often the outbox is read from its first row rather than from the
+	// last row published: a transaction commits its seqs after others took higher ones
+	// (rarely, by milliseconds), and a replay or a reconciliation sends old rows back.
+	// Default 1s.
+	Rescan time.Duration
 }
 
 func (r *Relay) defaults() {
@@ -52,6 +57,9 @@ func (r *Relay) defaults() {
 	}
 	if r.SweepAge == 0 {
 		r.SweepAge = 2 * time.Minute
+	}
+	if r.Rescan == 0 {
+		r.Rescan = time.Second
 	}
 }
 
@@ -80,7 +88,10 @@ func (r *Relay) Run(ctx context.Context) error {
 }
 
 func (r *Relay) lead(ctx context.Context, lease *store.Lease) error {
-	lastSweep, lastCheck := time.Now(), time.Now()
+	lastSweep, lastCheck, lastRescan := time.Now(), time.Now(), time.Now()
+	// after is the last row published in seq order: the next read starts there, but at
+	// every Rescan, which starts from the first row (0).
+	var after int64
 	backoff := newBackoff(100*time.Millisecond, 5*time.Second)
 	for ctx.Err() == nil {
 		if time.Since(lastCheck) > 5*time.Second {
@@ -89,7 +100,11 @@ func (r *Relay) lead(ctx context.Context, lease *store.Lease) error {
 			}
 			lastCheck = time.Now()
 		}
-		rows, err := r.Store.Unpublished(ctx, r.Batch)
+		from := after
+		if time.Since(lastRescan) >= r.Rescan {
+			from, lastRescan = 0, time.Now()
+		}
+		rows, err := r.Store.Unpublished(ctx, from, r.Batch)
 		sweeping := false
 		if err == nil && len(rows) == 0 && time.Since(lastSweep) > r.SweepEvery {
 			lastSweep = time.Now()
@@ -120,6 +135,8 @@ func (r *Relay) lead(ctx context.Context, lease *store.Lease) error {
 		backoff.reset()
 		if sweeping {
 			r.Log.Info("relay: published again messages still without every outcome", logging.Count(len(rows)))
+		} else {
+			after = max(after, rows[len(rows)-1].Seq)
 		}
 	}
 	return nil

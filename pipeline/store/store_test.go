@@ -180,14 +180,14 @@ func TestDeliveries(t *testing.T) {
 	id1, id2 := uuid.MustParse(v1.ID), uuid.MustParse(v2.ID)
 
 	t.Run("the relay sees both, in acceptance order, until published", func(t *testing.T) {
-		un, err := s.Unpublished(ctx, 10)
+		un, err := s.Unpublished(ctx, 0, 10)
 		require.NoError(t, err)
 		require.Len(t, un, 2)
 		assert.Equal(t, v1.ID, un[0].Message.ID)
 		assert.JSONEq(t, `{"v":1}`, string(un[0].Message.Data))
 		assert.Equal(t, v1.IdempotencyKey(), un[0].Message.IdempotencyKey())
 		require.NoError(t, s.MarkPublished(ctx, []int64{un[0].Seq, un[1].Seq}))
-		un, err = s.Unpublished(ctx, 10)
+		un, err = s.Unpublished(ctx, 0, 10)
 		require.NoError(t, err)
 		assert.Empty(t, un)
 	})
@@ -268,7 +268,7 @@ func TestDeliveries(t *testing.T) {
 		st, err := s.DeliveryStates(ctx, "prisme", []uuid.UUID{id1}, true)
 		require.NoError(t, err)
 		assert.Equal(t, StatusPending, st[id1].Status)
-		un, err := s.Unpublished(ctx, 10)
+		un, err := s.Unpublished(ctx, 0, 10)
 		require.NoError(t, err)
 		require.Len(t, un, 1)
 		assert.Equal(t, v1.ID, un[0].Message.ID)
@@ -357,7 +357,7 @@ func TestQuarantineUnpublishable(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, s.QuarantineUnpublishable(ctx, []*canonical.Message{m}, "the broker refused the message: too large"))
 
-	un, err := s.Unpublished(ctx, 10)
+	un, err := s.Unpublished(ctx, 0, 10)
 	require.NoError(t, err)
 	assert.Empty(t, un, "the relay is not blocked by it any more")
 	assert.Equal(t, 2, count(t, s, `SELECT count(*) FROM deliveries WHERE message_id = $1 AND status = 'quarantined'`, m.ID))
@@ -369,7 +369,7 @@ func TestQuarantineUnpublishable(t *testing.T) {
 	require.NoError(t, s.ReplayDelivery(ctx, items[0], "operator:bob"))
 	assert.Equal(t, 2, count(t, s, `SELECT count(*) FROM deliveries WHERE message_id = $1 AND status = 'pending'`, m.ID),
 		"a replay sends it back to every destination it was pending for")
-	un, err = s.Unpublished(ctx, 10)
+	un, err = s.Unpublished(ctx, 0, 10)
 	require.NoError(t, err)
 	assert.Len(t, un, 1)
 }
