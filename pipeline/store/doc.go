@@ -17,6 +17,9 @@
 //     gaps and each row's hash covers its predecessor's.
 //   - Writes are per batch (COPY and unnest), never a transaction per fact: on this
 //     machine one row per transaction is ≈ 3.7 k/s, a batch of 1,000 ≈ 40 k rows/s.
+//   - PostgreSQL alone says what is unpublished and in which order (Unpublished); the
+//     messages this process committed come from memory (outboxCache), as a row never
+//     changes while it is unpublished.
 //
 // Data protection (DOMAIN.md, "Data protection"):
 //
@@ -33,7 +36,9 @@
 //     wait the pipeline holds that new id's messages in the quarantine (StageIdentity)
 //     until the review is decided, then releases each once (ReleaseHeld). It locks the
 //     identifiers it resolves, so that two sources meeting a new person at once give
-//     her one id.
+//     her one id. Each process caches the links it saw (identityCache); an operator's
+//     merge takes every identifier lock and raises identity_epoch, which empties the
+//     caches of every process at its next resolution.
 //   - The hub's role, passerelle_hub (migration 0004), may append to the audit and read
 //     it, never UPDATE, DELETE or TRUNCATE it.
 //
