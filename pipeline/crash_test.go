@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"passerelle/internal/pgtest"
+	"passerelle/pipeline"
 	"passerelle/pipeline/bus"
 	"passerelle/pipeline/pipelinetest"
 	"passerelle/pipeline/store"
@@ -52,7 +53,7 @@ type crashRig struct {
 // each member with the partitions it was given.
 func (r *crashRig) group() string {
 	c := &kafka.Client{Addr: kafka.TCP(r.broker), Timeout: 5 * time.Second}
-	res, err := c.DescribeGroups(context.Background(), &kafka.DescribeGroupsRequest{GroupIDs: []string{"passerelle.deliver.archive"}})
+	res, err := c.DescribeGroups(context.Background(), &kafka.DescribeGroupsRequest{GroupIDs: []string{pipeline.DeliverGroup("archive")}})
 	if err != nil {
 		return err.Error()
 	}

@@ -233,7 +233,7 @@ func (h *Hub) Run(ctx context.Context) error {
 		}
 		consumer := func() (*bus.Consumer, error) {
 			return bus.NewConsumer(ctx, bus.ConsumerConfig{
-				Brokers: brokers, Group: "passerelle.deliver." + dest, Topics: topicsOf,
+				Brokers: brokers, Group: DeliverGroup(dest), Topics: topicsOf,
 				SessionTimeout: cfg.Kafka.SessionTimeout, HeartbeatInterval: cfg.Kafka.HeartbeatInterval,
 				RebalanceTimeout: cfg.Kafka.RebalanceTimeout,
 				Logger:           log.Named("consumer").With(logging.Destination(dest)),
@@ -329,3 +329,7 @@ func (c Catalog) SchemaID(typ string) string {
 	t, _ := c.Reg.Lookup(typ)
 	return t.ID
 }
+
+// DeliverGroup is the Kafka consumer group of destination's deliverers, which every hub
+// process of a deployment joins.
+func DeliverGroup(destination string) string { return "passerelle.deliver." + destination }
