@@ -26,10 +26,9 @@ import (
 // that finds an entry in the older one moves it to the newer, and when the newer one is
 // full the older is dropped. At most 2 × size entries, about 80 bytes each in a Go map.
 type identityCache struct {
-	mu       sync.Mutex
-	size     int
-	epoch    int64
-	cur, old map[identityHash]uuid.UUID
+	mu    sync.Mutex
+	epoch int64
+	links generations[identityHash, uuid.UUID]
 }
 
 // identityHash is the first 16 bytes of SHA-256(system, NUL, value): an identifier's
@@ -48,7 +47,7 @@ func newIdentityCache(size int) *identityCache {
 	if size == 0 {
 		size = defaultIdentityCache
 	}
-	return &identityCache{size: size, epoch: -1, cur: make(map[identityHash]uuid.UUID)}
+	return &identityCache{epoch: -1, links: newGenerations[identityHash, uuid.UUID](size)}
 }
 
 func hashIdentifier(id Identifier) identityHash {
@@ -71,14 +70,7 @@ func (c *identityCache) lookup(ids []Identifier) (int64, map[Identifier]string) 
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, id := range ids {
-		k := hashIdentifier(id)
-		p, ok := c.cur[k]
-		if !ok {
-			if p, ok = c.old[k]; ok {
-				c.putLocked(k, p)
-			}
-		}
-		if ok {
+		if p, ok := c.links.get(hashIdentifier(id), true); ok {
 			found[id] = p.String()
 		}
 	}
@@ -98,19 +90,13 @@ func (c *identityCache) remember(epoch int64, links map[Identifier]string) {
 		return
 	}
 	if epoch > c.epoch {
-		c.epoch, c.cur, c.old = epoch, make(map[identityHash]uuid.UUID), nil
+		c.epoch = epoch
+		c.links.clear()
 	}
 	for id, pid := range links {
 		if u, err := uuid.Parse(pid); err == nil && u.String() == pid {
-			c.putLocked(hashIdentifier(id), u)
+			c.links.put(hashIdentifier(id), u)
 		}
-	}
-}
-
-func (c *identityCache) putLocked(k identityHash, p uuid.UUID) {
-	c.cur[k] = p
-	if len(c.cur) >= c.size {
-		c.old, c.cur = c.cur, make(map[identityHash]uuid.UUID, c.size)
 	}
 }
 
@@ -121,9 +107,8 @@ func (c *identityCache) putLocked(k identityHash, p uuid.UUID) {
 // It says nothing of the person, so no merge can make it wrong. Pointer-free, in two
 // generations like identityCache, about 40 bytes an entry.
 type identitySet struct {
-	mu       sync.Mutex
-	size     int
-	cur, old map[identityHash]struct{}
+	mu  sync.Mutex
+	ids generations[identityHash, struct{}]
 }
 
 // defaultIdentitySet is the default size of one generation of the set (a backfill of
@@ -137,7 +122,7 @@ func newIdentitySet(size int) *identitySet {
 	if size == 0 {
 		size = defaultIdentitySet
 	}
-	return &identitySet{size: size, cur: make(map[identityHash]struct{})}
+	return &identitySet{ids: newGenerations[identityHash, struct{}](size)}
 }
 
 // missing returns the indexes of the identifiers of ids the set does not hold.
@@ -152,15 +137,9 @@ func (c *identitySet) missing(ids []Identifier) []int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for i, id := range ids {
-		k := hashIdentifier(id)
-		if _, ok := c.cur[k]; ok {
-			continue
+		if _, ok := c.ids.get(hashIdentifier(id), true); !ok {
+			out = append(out, i)
 		}
-		if _, ok := c.old[k]; ok {
-			c.addLocked(k)
-			continue
-		}
-		out = append(out, i)
 	}
 	return out
 }
@@ -174,13 +153,6 @@ func (c *identitySet) add(ids []Identifier) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, id := range ids {
-		c.addLocked(hashIdentifier(id))
-	}
-}
-
-func (c *identitySet) addLocked(k identityHash) {
-	c.cur[k] = struct{}{}
-	if len(c.cur) >= c.size {
-		c.old, c.cur = c.cur, make(map[identityHash]struct{}, c.size)
+		c.ids.put(hashIdentifier(id), struct{}{})
 	}
 }

@@ -32,7 +32,7 @@ func TestIdentityCacheGenerations(t *testing.T) {
 	assert.Empty(t, got, "a, never asked for, left with the oldest generation")
 	_, got = c.lookup([]Identifier{b, d})
 	assert.Equal(t, map[Identifier]string{b: pb, d: pd}, got)
-	assert.LessOrEqual(t, len(c.cur)+len(c.old), 4, "at most two generations of size entries")
+	assert.LessOrEqual(t, c.links.len(), 4, "at most two generations of size entries")
 
 	c.remember(1, map[Identifier]string{d: pd})
 	epoch, got = c.lookup([]Identifier{a, b, d})
@@ -146,4 +146,25 @@ func TestIdentitySetGenerations(t *testing.T) {
 	assert.Equal(t, []int{0}, c.missing(ids[:1]), "1 left with the oldest generation")
 	assert.Empty(t, c.missing([]Identifier{id("4"), id("6")}))
 	assert.Equal(t, []int{0, 1, 2}, (*identitySet)(nil).missing(ids), "no set: every identifier is inserted")
+}
+
+func TestGenerations(t *testing.T) {
+	g := newGenerations[int, string](2)
+	g.put(1, "a")
+	g.put(2, "b") // full: the newer generation becomes the older
+	g.put(3, "c")
+	v, ok := g.get(1, false)
+	assert.True(t, ok)
+	assert.Equal(t, "a", v)
+	_, ok = g.get(1, true) // kept: it moves to the newer, full again
+	assert.True(t, ok)
+	assert.Equal(t, 2, g.len())
+	_, ok = g.get(2, false)
+	assert.False(t, ok, "2, in the generation dropped")
+	g.delete(3)
+	g.put(4, "d")
+	_, ok = g.get(1, false)
+	assert.True(t, ok)
+	g.clear()
+	assert.Zero(t, g.len())
 }

@@ -26,9 +26,8 @@ import (
 // Two generations of at most size entries each: when the newer is full, the older is
 // dropped.
 type outboxCache struct {
-	mu       sync.Mutex
-	size     int
-	cur, old map[int64]*canonical.Message
+	mu   sync.Mutex
+	msgs generations[int64, *canonical.Message]
 }
 
 // defaultOutboxCache is the default size of one generation: four relay batches, a few
@@ -42,7 +41,7 @@ func newOutboxCache(size int) *outboxCache {
 	if size == 0 {
 		size = defaultOutboxCache
 	}
-	return &outboxCache{size: size, cur: make(map[int64]*canonical.Message)}
+	return &outboxCache{msgs: newGenerations[int64, *canonical.Message](size)}
 }
 
 // outboxMessage is the message the relay reads from an outbox row written with these
@@ -61,10 +60,7 @@ func (c *outboxCache) put(rows []OutboxMessage) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, r := range rows {
-		if len(c.cur) >= c.size {
-			c.old, c.cur = c.cur, make(map[int64]*canonical.Message, c.size)
-		}
-		c.cur[r.Seq] = r.Message
+		c.msgs.put(r.Seq, r.Message)
 	}
 }
 
@@ -80,11 +76,8 @@ func (c *outboxCache) fill(rows []OutboxMessage) (missing []int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for i, r := range rows {
-		m, ok := c.cur[r.Seq]
-		if !ok {
-			m, ok = c.old[r.Seq]
-		}
-		if ok {
+		// Read once, then published and forgotten: nothing to keep.
+		if m, ok := c.msgs.get(r.Seq, false); ok {
 			rows[i].Message = m
 		} else {
 			missing = append(missing, r.Seq)
@@ -101,7 +94,6 @@ func (c *outboxCache) forget(seqs []int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, s := range seqs {
-		delete(c.cur, s)
-		delete(c.old, s)
+		c.msgs.delete(s)
 	}
 }

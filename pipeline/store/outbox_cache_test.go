@@ -43,8 +43,8 @@ func TestUnpublishedFromTheCacheIsTheOutboxRow(t *testing.T) {
 		_, err := in.s.Ingest(ctx, in.s.pool, IngestBatch{Connector: "appi", Messages: in.msgs, Targets: targets})
 		require.NoError(t, err)
 	}
-	assert.Len(t, cached.recent.cur, 1, "d, in a new generation")
-	assert.Len(t, cached.recent.old, 2, "a and b")
+	assert.Len(t, cached.recent.msgs.cur, 1, "d, in a new generation")
+	assert.Len(t, cached.recent.msgs.old, 2, "a and b")
 
 	fromCache, err := cached.Unpublished(ctx, 0, 10)
 	require.NoError(t, err)
@@ -56,9 +56,8 @@ func TestUnpublishedFromTheCacheIsTheOutboxRow(t *testing.T) {
 		assert.Equal(t, "2024-06-01T08:00:00.123456Z", om.Message.Time.Format(time.RFC3339Nano))
 	}
 	cachedRef := func(om OutboxMessage) bool {
-		_, inCur := cached.recent.cur[om.Seq]
-		_, inOld := cached.recent.old[om.Seq]
-		return inCur || inOld
+		_, ok := cached.recent.msgs.get(om.Seq, false)
+		return ok
 	}
 	assert.True(t, cachedRef(fromCache[0]))
 	assert.False(t, cachedRef(fromCache[2]), "c was committed by the other process")
