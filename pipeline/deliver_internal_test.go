@@ -3,9 +3,12 @@ package pipeline
 import (
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/segmentio/kafka-go"
 	"github.com/stretchr/testify/assert"
+
+	"passerelle/pipeline/store"
 )
 
 func TestLaneVersions(t *testing.T) {
@@ -69,4 +72,39 @@ func TestOffsetTracker(t *testing.T) {
 	assert.Equal(t, int64(-1), committed(tr.done(msg(4))), "the second 4 moves nothing: a commit never goes back")
 	assert.Empty(t, tr.parts["t/0"].queue)
 	assert.Empty(t, tr.parts["t/0"].done, "nothing left over")
+}
+
+func TestOutboxCursor(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	rows := func(seqs ...int64) []store.OutboxMessage {
+		out := make([]store.OutboxMessage, len(seqs))
+		for i, s := range seqs {
+			out[i].Seq = s
+		}
+		return out
+	}
+	c := newOutboxCursor(time.Second, t0)
+	assert.Equal(t, int64(0), c.from(t0))
+	c.read(false)
+	c.published(rows(100, 101), t0)
+	assert.Equal(t, int64(101), c.from(t0), "after the first rows published")
+
+	c.read(false)
+	c.published(rows(103, 104), t0) // 102 taken, not committed yet
+	assert.Equal(t, int64(101), c.from(t0.Add(500*time.Millisecond)), "waits before 102")
+	c.read(false)
+	c.published(rows(102), t0.Add(600*time.Millisecond))
+	assert.Equal(t, int64(104), c.from(t0.Add(700*time.Millisecond)), "102 came: over 103 and 104, published before")
+
+	c.read(false)
+	c.published(rows(106), t0.Add(700*time.Millisecond)) // 105 rolled back
+	assert.Equal(t, int64(104), c.from(t0.Add(900*time.Millisecond)), "waits before 105")
+	assert.Equal(t, int64(0), c.from(t0.Add(time.Second)), "the rescan from the first row, every second")
+	c.read(true)
+	c.published(rows(50, 107), t0.Add(time.Second)) // a full batch: 50 was sent back, 107 is new
+	assert.Equal(t, int64(107), c.from(t0.Add(1100*time.Millisecond)), "after a full batch the rescan goes on")
+	c.read(false)
+	assert.Equal(t, int64(107), c.from(t0.Add(1800*time.Millisecond)), "the rescan done, and 105 passed after a second")
+	assert.Equal(t, int64(107), c.after)
+	assert.Empty(t, c.ahead)
 }

@@ -15,9 +15,10 @@
 //   - Ingester commits a source's facts, its rejected inputs and its checkpoint in one
 //     transaction (store.Ingest). A crash before the commit re-reads the source; after
 //     it, the outbox still holds the facts.
-//   - Relay publishes outbox rows in acceptance order and marks them published only
-//     after the broker acknowledged them (RequiredAcks all); a crash in between
-//     publishes them again. A sweeper publishes again rows whose deliveries are still
+//   - Relay publishes outbox rows in acceptance order (a row whose transaction commits
+//     after a later one's goes when it commits; one sent back by a replay, within
+//     Relay.Rescan) and marks them published only after the broker acknowledged them
+//     (RequiredAcks all); a crash in between publishes them again. A sweeper publishes again rows whose deliveries are still
 //     pending long after publication, so a broker that lost data costs time, not facts.
 //   - Deliverer consumes with FetchMessage, delivers, records the outcome in
 //     PostgreSQL, and only then commits the offset. A redelivered message finds its

@@ -21,10 +21,11 @@ import (
 	"passerelle/pipeline/store"
 )
 
-// The relay reads the outbox from the last row it published, so a transaction that
-// took its seq before another and commits after it (a straggler) is found by the
-// relay's rescan from the first row: with a rescan of an hour it waits, with one of
-// 200 ms it goes out at once.
+// The relay reads the outbox from its cursor, after the rows it published: a row whose
+// seq was taken before another's and that commits after it (a straggler) goes out as
+// soon as it commits, and a row sent back below the cursor (a replay, a reconciliation)
+// is found by the rescan from the first row: with a rescan of an hour it waits, with
+// one of 200 ms it goes out.
 func TestTheRelayFindsARowCommittedOutOfSeqOrder(t *testing.T) {
 	ctx := t.Context()
 	st, err := store.Open(ctx, pgtest.NewDatabase(t), store.Options{})
@@ -84,19 +85,30 @@ func TestTheRelayFindsARowCommittedOutOfSeqOrder(t *testing.T) {
 		return late
 	}
 
+	sendBack := func(id uuid.UUID) {
+		_, err := st.Pool().Exec(ctx, `UPDATE outbox_state s SET published_at = NULL FROM outbox o
+			WHERE o.seq = s.seq AND o.id = $1`, id)
+		require.NoError(t, err)
+	}
+
 	stop := relay(time.Hour)
+	first := ingest(st.Pool())
+	require.Eventually(t, func() bool { return published(first) }, 10*time.Second, 10*time.Millisecond)
 	late := straggle()
+	assert.Eventually(t, func() bool { return published(late) }, 5*time.Second, 10*time.Millisecond,
+		"the cursor waits before the seq it has not seen, without the rescan")
+	sendBack(first)
 	time.Sleep(time.Second)
-	assert.False(t, published(late), "read from the last row published, which is after it")
+	assert.False(t, published(first), "below the cursor: only the rescan reads there")
 	stop()
 
 	stop = relay(200 * time.Millisecond)
 	defer stop()
-	assert.Eventually(t, func() bool { return published(late) }, 10*time.Second, 10*time.Millisecond,
-		"a new relay reads from the first row")
-	late = straggle()
-	assert.Eventually(t, func() bool { return published(late) }, 10*time.Second, 10*time.Millisecond,
-		"the rescan finds the straggler")
+	next := ingest(st.Pool())
+	require.Eventually(t, func() bool { return published(next) && published(first) }, 10*time.Second, 10*time.Millisecond)
+	sendBack(first)
+	assert.Eventually(t, func() bool { return published(first) }, 10*time.Second, 10*time.Millisecond,
+		"the rescan finds a row sent back")
 	var unpublished int
 	require.NoError(t, st.Pool().QueryRow(ctx, `SELECT count(*) FROM outbox_state WHERE published_at IS NULL`).Scan(&unpublished))
 	assert.Zero(t, unpublished)
