@@ -8,16 +8,23 @@ package store
 type generations[K comparable, V any] struct {
 	size     int
 	cur, old map[K]V
+	// budget, when above 0, also bounds the newer generation by the costs given to
+	// putCost (bytes): spent is what its entries cost.
+	budget, spent int
 }
 
 func newGenerations[K comparable, V any](size int) generations[K, V] {
 	return generations[K, V]{size: size, cur: make(map[K]V)}
 }
 
-func (g *generations[K, V]) put(k K, v V) {
+func (g *generations[K, V]) put(k K, v V) { g.putCost(k, v, 0) }
+
+// putCost puts an entry that costs cost of the budget.
+func (g *generations[K, V]) putCost(k K, v V, cost int) {
 	g.cur[k] = v
-	if len(g.cur) >= g.size {
-		g.old, g.cur = g.cur, make(map[K]V, g.size)
+	g.spent += cost
+	if len(g.cur) >= g.size || (g.budget > 0 && g.spent >= g.budget) {
+		g.old, g.cur, g.spent = g.cur, make(map[K]V), 0
 	}
 }
 
@@ -44,4 +51,4 @@ func (g *generations[K, V]) delete(k K) {
 func (g *generations[K, V]) len() int { return len(g.cur) + len(g.old) }
 
 // clear drops every entry.
-func (g *generations[K, V]) clear() { g.cur, g.old = make(map[K]V), nil }
+func (g *generations[K, V]) clear() { g.cur, g.old, g.spent = make(map[K]V), nil, 0 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -23,16 +24,30 @@ import (
 // published, an ingest rolled back by an enclosing transaction) is dropped with its
 // generation.
 //
-// Two generations of at most size entries each: when the newer is full, the older is
-// dropped.
+// Two generations of at most size entries and outboxCacheBytes of payloads each: when
+// the newer is full, the older is dropped. A message keeps its Data, which may be part
+// of a larger buffer of its source (a jsonl line): outboxEntryCost counts for it. Only
+// a process whose relay reads the outbox caches (relayReading): the others' messages
+// would never be asked for.
 type outboxCache struct {
-	mu   sync.Mutex
-	msgs generations[int64, *canonical.Message]
+	mu       sync.Mutex
+	msgs     generations[int64, *canonical.Message]
+	lastRead atomic.Int64 // when the process's relay last read the outbox (Unix ns)
 }
 
-// defaultOutboxCache is the default size of one generation: four relay batches, a few
-// megabytes of payloads.
+// defaultOutboxCache is the default size of one generation: four relay batches.
 const defaultOutboxCache = 4096
+
+// outboxCacheBytes bounds the payloads of one generation.
+const outboxCacheBytes = 8 << 20
+
+// outboxEntryCost is what an entry costs of outboxCacheBytes: its data and about what
+// its source's buffer holds besides (a CloudEvent's other attributes).
+func outboxEntryCost(m *canonical.Message) int { return len(m.Data) + 512 }
+
+// relayIdle is how long after its relay's last read a process stops caching: its
+// relay lost the lease, or stopped.
+const relayIdle = 10 * time.Second
 
 func newOutboxCache(size int) *outboxCache {
 	if size < 0 {
@@ -41,7 +56,9 @@ func newOutboxCache(size int) *outboxCache {
 	if size == 0 {
 		size = defaultOutboxCache
 	}
-	return &outboxCache{msgs: newGenerations[int64, *canonical.Message](size)}
+	c := &outboxCache{msgs: newGenerations[int64, *canonical.Message](size)}
+	c.msgs.budget = outboxCacheBytes
+	return c
 }
 
 // outboxMessage is the message the relay reads from an outbox row written with these
@@ -53,14 +70,19 @@ func outboxMessage(id uuid.UUID, m *canonical.Message) *canonical.Message {
 		FactRef: m.FactRef, FactVersion: m.FactVersion, Time: m.Time.Truncate(time.Microsecond).UTC(), Data: m.Data}
 }
 
+// relayReading is whether this process's relay read the outbox lately.
+func (c *outboxCache) relayReading(now time.Time) bool {
+	return c != nil && now.UnixNano()-c.lastRead.Load() < int64(relayIdle)
+}
+
 func (c *outboxCache) put(rows []OutboxMessage) {
-	if c == nil || len(rows) == 0 {
+	if len(rows) == 0 || !c.relayReading(time.Now()) {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, r := range rows {
-		c.msgs.put(r.Seq, r.Message)
+		c.msgs.putCost(r.Seq, r.Message, outboxEntryCost(r.Message))
 	}
 }
 
@@ -73,6 +95,7 @@ func (c *outboxCache) fill(rows []OutboxMessage) (missing []int64) {
 		}
 		return missing
 	}
+	c.lastRead.Store(time.Now().UnixNano())
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for i, r := range rows {

@@ -36,11 +36,23 @@ func TestUnpublishedFromTheCacheIsTheOutboxRow(t *testing.T) {
 		}
 		return out
 	}
+	// Only a process whose relay reads the outbox caches what it commits.
+	_, err := other.Ingest(ctx, other.pool, IngestBatch{Connector: "appi", Messages: batch("x"), Targets: targets})
+	require.NoError(t, err)
+	assert.Zero(t, cached.recent.msgs.len(), "nothing ingested by cached yet")
+	_, err = cached.Ingest(ctx, cached.pool, IngestBatch{Connector: "appi", Messages: batch("y"), Targets: targets})
+	require.NoError(t, err)
+	assert.Zero(t, cached.recent.msgs.len(), "its relay has not read the outbox: not cached")
+	y, err := cached.Unpublished(ctx, 0, 10)
+	require.NoError(t, err)
+	require.Len(t, y, 2)
+	require.NoError(t, cached.MarkPublished(ctx, []int64{y[0].Seq, y[1].Seq}))
+
 	for _, in := range []struct {
 		s    *Store
 		msgs []*canonical.Message
 	}{{cached, batch("a", "b")}, {other, batch("c")}, {cached, batch("d")}} {
-		_, err := in.s.Ingest(ctx, in.s.pool, IngestBatch{Connector: "appi", Messages: in.msgs, Targets: targets})
+		_, err = in.s.Ingest(ctx, in.s.pool, IngestBatch{Connector: "appi", Messages: in.msgs, Targets: targets})
 		require.NoError(t, err)
 	}
 	assert.Len(t, cached.recent.msgs.cur, 1, "d, in a new generation")
@@ -73,4 +85,20 @@ func TestUnpublishedFromTheCacheIsTheOutboxRow(t *testing.T) {
 	left, err = cached.Unpublished(ctx, fromOutbox[1].Seq, 10)
 	require.NoError(t, err)
 	assert.Equal(t, []OutboxMessage{fromOutbox[3]}, left, "after a seq")
+}
+
+func TestOutboxCacheBudget(t *testing.T) {
+	c := newOutboxCache(1000)
+	c.lastRead.Store(time.Now().UnixNano())
+	big := &canonical.Message{Data: make([]byte, outboxCacheBytes/4)}
+	for seq := range int64(10) {
+		c.put([]OutboxMessage{{Seq: seq, Message: big}})
+	}
+	assert.LessOrEqual(t, c.msgs.len(), 8, "at most two generations of outboxCacheBytes")
+	_, ok := c.msgs.get(9, false)
+	assert.True(t, ok, "the newest kept")
+	c.lastRead.Store(time.Now().Add(-relayIdle).UnixNano())
+	c.put([]OutboxMessage{{Seq: 10, Message: big}})
+	_, ok = c.msgs.get(10, false)
+	assert.False(t, ok, "its relay idle: not cached")
 }

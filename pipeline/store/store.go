@@ -36,8 +36,9 @@ type Options struct {
 	// is looked up, and every receipt's identifier inserted.
 	IdentityCache int
 	// OutboxCache is the number of committed outbox messages one generation of the
-	// process's cache keeps for the relay (outboxCache; two generations at most). 0:
-	// 4,096; negative: no cache, the relay reads every payload back.
+	// process's cache keeps for the relay (outboxCache; two generations at most, of 8
+	// MiB of payloads each), while its relay reads the outbox. 0: 4,096; negative: no
+	// cache, the relay reads every payload back.
 	OutboxCache int
 }
 
