@@ -34,8 +34,9 @@ var ErrRelease = errors.New("releasing the held facts")
 // DecideIdentity records an operator's decision on review (store.ReviewLinked or
 // store.ReviewApart, audited under actor), then releases the facts held for it, and
 // returns how many it released. An error that wraps ErrRelease came after the decision
-// was recorded; any other, before (store.ErrNotFound, store.ErrAlreadyDecided…), and
-// nothing was done.
+// was recorded; any other is the decision's own (store.ErrNotFound,
+// store.ErrAlreadyDecided, or a failure that rolled it back, or whose commit's outcome
+// is unknown: the review's status says).
 func (r *Replayer) DecideIdentity(ctx context.Context, review int64, decision, actor string) (int, error) {
 	if err := r.Store.DecideIdentityReview(ctx, review, decision, actor); err != nil {
 		return 0, err

@@ -74,9 +74,10 @@ audited with the operator's name (PASSERELLE_OPERATOR, else the system user).`,
 				defer o.store.Close()
 				n, err := o.replayer.DecideIdentity(cmd.Context(), id, d.decision, operator())
 				switch {
+				case errors.Is(err, pipeline.ErrRelease): // decided: said below
 				case errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrAlreadyDecided):
 					return &exitError{code: 1, msg: err.Error()}
-				case err != nil && !errors.Is(err, pipeline.ErrRelease):
+				case err != nil:
 					return err
 				}
 				_, _ = fmt.Fprintf(cmd.OutOrStdout(), "review %d: %s\n", id, d.decision)

@@ -129,10 +129,12 @@ func TestReceiptIdentifiersAreLinkedOnceCommitted(t *testing.T) {
 	assert.Equal(t, 1, linked())
 	assert.Empty(t, s.linked.missing(dossier), "known once committed")
 
-	other := out(2, StatusDelivered)
-	other.Subject = uuid.NewString()
-	record(t, s, []DeliveryOutcome{other})
-	assert.Equal(t, 1, linked(), "the first link stays, as the insert's ON CONFLICT DO NOTHING would keep it")
+	// Known, it is not inserted again: deleted behind the store's back (no code path
+	// deletes a link), the row stays absent.
+	_, err = s.pool.Exec(ctx, `DELETE FROM identities WHERE system = 'PRISME' AND identifier = 'D-1'`)
+	require.NoError(t, err)
+	record(t, s, []DeliveryOutcome{out(2, StatusDelivered)})
+	assert.Zero(t, count(t, s, `SELECT count(*) FROM identities WHERE system = 'PRISME'`), "no insert for a known identifier")
 }
 
 func TestIdentitySetGenerations(t *testing.T) {
