@@ -159,7 +159,6 @@ type outboxCursor struct {
 	gapSince   time.Time      // since when after+1 is missing; zero: it is not
 	lastRescan time.Time
 	rescan     int64 // where the rescan goes on; -1: none under way
-	rescanning bool  // the last read was the rescan's
 }
 
 func newOutboxCursor(wait time.Duration, now time.Time) *outboxCursor {
@@ -175,8 +174,7 @@ func (c *outboxCursor) from(now time.Time) int64 {
 		c.after, c.gapSince = c.top, time.Time{} // rolled back, or published before us
 		clear(c.ahead)
 	}
-	c.rescanning = c.rescan >= 0
-	if c.rescanning {
+	if c.rescan >= 0 {
 		return c.rescan
 	}
 	return c.after
@@ -185,7 +183,7 @@ func (c *outboxCursor) from(now time.Time) int64 {
 // read notes that the last read returned a full batch or not: a rescan goes on after
 // a full one.
 func (c *outboxCursor) read(full bool) {
-	if c.rescanning && !full {
+	if !full {
 		c.rescan = -1
 	}
 }

@@ -52,3 +52,15 @@ func (g *generations[K, V]) len() int { return len(g.cur) + len(g.old) }
 
 // clear drops every entry.
 func (g *generations[K, V]) clear() { g.cur, g.old, g.spent = make(map[K]V), nil, 0 }
+
+// cacheSize is the size of one generation of a cache from its option: def for 0, and
+// false, no cache, when negative.
+func cacheSize(opt, def int) (int, bool) {
+	switch {
+	case opt < 0:
+		return 0, false
+	case opt == 0:
+		return def, true
+	}
+	return opt, true
+}

@@ -40,12 +40,10 @@ type identityHash [16]byte
 // rows), where 131,072 kept only seven lookups in ten.
 const defaultIdentityCache = 1 << 18
 
-func newIdentityCache(size int) *identityCache {
-	if size < 0 {
+func newIdentityCache(opt int) *identityCache {
+	size, ok := cacheSize(opt, defaultIdentityCache)
+	if !ok {
 		return nil
-	}
-	if size == 0 {
-		size = defaultIdentityCache
 	}
 	return &identityCache{epoch: -1, links: newGenerations[identityHash, uuid.UUID](size)}
 }
@@ -115,12 +113,10 @@ type identitySet struct {
 // 2,000,000 APPI rows gave 146,000 PRISME dossiers).
 const defaultIdentitySet = 1 << 17
 
-func newIdentitySet(size int) *identitySet {
-	if size < 0 {
+func newIdentitySet(opt int) *identitySet {
+	size, ok := cacheSize(opt, defaultIdentitySet)
+	if !ok {
 		return nil
-	}
-	if size == 0 {
-		size = defaultIdentitySet
 	}
 	return &identitySet{ids: newGenerations[identityHash, struct{}](size)}
 }

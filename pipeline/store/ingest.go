@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -188,6 +189,8 @@ func (s *Store) ingestTx(ctx context.Context, tx pgx.Tx, b IngestBatch) (IngestR
 	if err != nil {
 		return res, err
 	}
+	// A process whose relay does not read the outbox would only throw them away.
+	caching := s.recent.relayReading(time.Now())
 	outRows := make([][]any, 0, len(accepted))
 	stateRows := make([][]any, 0, len(accepted))
 	var delRows [][]any
@@ -200,7 +203,7 @@ func (s *Store) ingestTx(ctx context.Context, tx pgx.Tx, b IngestBatch) (IngestR
 		id := res.Outcomes[i].ID
 		outRows = append(outRows, []any{seqs[k], id, m.Type, m.Subject, m.Source, m.DataSchema, b.Connector,
 			m.FactSystem, m.FactRef, m.FactVersion, m.Time, []byte(m.Data), hashes[i], now})
-		if s.recent != nil {
+		if caching {
 			res.outbox = append(res.outbox, OutboxMessage{Seq: seqs[k], Message: outboxMessage(id, m)})
 		}
 		// With no target it has nowhere to go, so no pending delivery: settled at

@@ -13,8 +13,8 @@ import (
 // outboxCache keeps, in one hub process, the messages of the outbox rows it committed
 // until the relay marks them published, so that the relay asks PostgreSQL only which
 // rows are unpublished (a narrow partial index) and not for every payload it has just
-// written: in a backfill of APPI's history, reading the outbox back was a fifth of the
-// statements the whole path runs after ingest.
+// written: in a backfill of 2,000,000 APPI rows, reading the outbox back was 30 s of
+// PostgreSQL's 475.
 //
 // PostgreSQL stays the authority on what is unpublished and in which order; the cache
 // only answers "what does row seq hold", which never changes while the row is
@@ -49,12 +49,10 @@ func outboxEntryCost(m *canonical.Message) int { return len(m.Data) + 512 }
 // relay lost the lease, or stopped.
 const relayIdle = 10 * time.Second
 
-func newOutboxCache(size int) *outboxCache {
-	if size < 0 {
+func newOutboxCache(opt int) *outboxCache {
+	size, ok := cacheSize(opt, defaultOutboxCache)
+	if !ok {
 		return nil
-	}
-	if size == 0 {
-		size = defaultOutboxCache
 	}
 	c := &outboxCache{msgs: newGenerations[int64, *canonical.Message](size)}
 	c.msgs.budget = outboxCacheBytes
