@@ -13,7 +13,10 @@ const (
 	RecordAccepted = iota
 	// RecordSource is a version the source holds (from ReconcileInput.Source).
 	RecordSource
-	// RecordDelivery is one delivery of a version of the fact to the destination.
+	// RecordDelivery is one delivery of a version of the fact to the destination:
+	// pending, delivered or quarantined. A superseded one is left out: it was never
+	// sent (a newer version went instead), so it says nothing of what the destination
+	// holds, and in a backfill it is every other row.
 	RecordDelivery
 	// RecordQuarantine is an open quarantine item of the source about the fact,
 	// before any delivery.
@@ -118,7 +121,19 @@ func (s *Store) FactRecords(ctx context.Context, in ReconcileInput, fn func(Fact
 		held = `h.idempotency_key IS NOT NULL`
 		heldJoin = ` LEFT JOIN (SELECT DISTINCT idempotency_key FROM pg_temp.reconcile_held) h ON h.idempotency_key = d.idempotency_key`
 	}
-	rows, err := c.Query(ctx, `SELECT kind, fact_system, fact_ref, version, status, idempotency_key, last_error, held,
+	// The query reads every record of the connector once, sorted: JIT compiling it
+	// (on by default past jit_above_cost) took 0.23 s of 8 at 2,000,000 deliveries and
+	// gained nothing. The session goes back to the pool: the setting is its
+	// transaction's.
+	tx, err := c.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("store: fact records: %w", err)
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	if _, err := tx.Exec(ctx, `SET LOCAL jit = off`); err != nil {
+		return fmt.Errorf("store: fact records: %w", err)
+	}
+	rows, err := tx.Query(ctx, `SELECT kind, fact_system, fact_ref, version, status, idempotency_key, last_error, held,
 			quarantine_id, stage, reason FROM (
 		SELECT 0 AS kind, d.fact_system, d.fact_ref, d.version, '' AS status, '' AS idempotency_key, '' AS last_error,
 			false AS held, 0::bigint AS quarantine_id, '' AS stage, '' AS reason
@@ -129,7 +144,7 @@ func (s *Store) FactRecords(ctx context.Context, in ReconcileInput, fn func(Fact
 		SELECT 2, d.fact_system, d.fact_ref, d.fact_version, d.status, d.idempotency_key, coalesce(d.last_error, ''),
 			`+held+`, 0, '', ''
 			FROM deliveries d JOIN outbox o ON o.id = d.message_id`+heldJoin+`
-			WHERE d.destination = $2 AND o.connector = $1
+			WHERE d.destination = $2 AND o.connector = $1 AND d.status <> 'superseded'
 		UNION ALL
 		SELECT 3, coalesce(q.fact_system, ''), q.fact_ref, coalesce(q.fact_version, 0), '', '', '', false, q.id, q.stage, q.reason
 			FROM quarantine q WHERE q.connector = $1 AND q.status = 'open' AND q.stage NOT IN ('deliver', 'publish')

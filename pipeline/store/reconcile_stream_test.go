@@ -28,6 +28,8 @@ func TestFactRecordsAreOrderedByFactAcrossPages(t *testing.T) {
 	require.Equal(t, 4, res.Count(Accepted))
 	ingest("appi", msg("mesure/b", 2, `{"v":2}`))
 	ingest("other", msg("mesure/other", 1, `{"v":1}`))
+	s1 := ingest("appi", msg("mesure/s", 1, `{"v":1}`))
+	ingest("appi", msg("mesure/s", 2, `{"v":2}`))
 	_, err := s.Ingest(ctx, s.pool, IngestBatch{Connector: "appi", Targets: targets, Rejections: []Rejection{
 		{Stage: "validate", Reason: "/x: required", Raw: []byte(`{}`), ContentType: "application/json",
 			Fact: &canonical.FactID{System: "APPI", Ref: "mesure/q", Version: 4}},
@@ -35,7 +37,9 @@ func TestFactRecordsAreOrderedByFactAcrossPages(t *testing.T) {
 	}})
 	require.NoError(t, err)
 	record(t, s, []DeliveryOutcome{{MessageID: res.Outcomes[0].ID, Destination: "prisme",
-		Route: "appi-to-prisme", LegalBasis: "CPP R57-4", Status: StatusDelivered, Attempts: 1}})
+		Route: "appi-to-prisme", LegalBasis: "CPP R57-4", Status: StatusDelivered, Attempts: 1},
+		{MessageID: s1.Outcomes[0].ID, Destination: "prisme", Route: "appi-to-prisme", LegalBasis: "CPP R57-4",
+			Status: StatusSuperseded, Attempts: 0}})
 
 	in := ReconcileInput{Connector: "appi", Destination: "prisme", PageSize: 2,
 		Source: func(add func(string, string, int64) error) error {
@@ -72,7 +76,7 @@ func TestFactRecordsAreOrderedByFactAcrossPages(t *testing.T) {
 			}
 		}
 		assert.True(t, slices.IsSorted(refs), "by fact, in byte order: %v", refs)
-		assert.Equal(t, []string{"mesure/B", "mesure/a", "mesure/b", "mesure/q", "mesure/z", "mesure/é"}, slices.Compact(refs))
+		assert.Equal(t, []string{"mesure/B", "mesure/a", "mesure/b", "mesure/q", "mesure/s", "mesure/z", "mesure/é"}, slices.Compact(refs))
 
 		of := func(ref string) []FactRecord {
 			return slices.DeleteFunc(slices.Clone(got), func(r FactRecord) bool { return r.Ref != ref })
@@ -86,6 +90,12 @@ func TestFactRecordsAreOrderedByFactAcrossPages(t *testing.T) {
 		assert.Equal(t, RecordDelivery, b[3].Kind)
 		assert.Equal(t, StatusPending, b[3].Status)
 		assert.False(t, b[3].Held)
+
+		sup := of("mesure/s")
+		require.Len(t, sup, 2, "a superseded delivery was never sent: it is left out: %+v", sup)
+		assert.Equal(t, RecordAccepted, sup[0].Kind)
+		assert.Equal(t, FactRecord{Kind: RecordDelivery, System: "APPI", Ref: "mesure/s", Version: 2, Status: StatusPending,
+			IdempotencyKey: "APPI:mesure/s:2"}, sup[1])
 
 		q := of("mesure/q")
 		require.Len(t, q, 1)
