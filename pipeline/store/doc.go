@@ -37,8 +37,9 @@
 //     until the review is decided, then releases each once (ReleaseHeld). It locks the
 //     identifiers it resolves, so that two sources meeting a new person at once give
 //     her one id. Each process caches the links it saw (identityCache); an operator's
-//     merge takes every identifier lock and raises identity_epoch, which empties the
-//     caches of every process at its next resolution.
+//     merge takes every identifier lock, and any change of a link raises
+//     identity_epoch (a trigger, migration 0028: an older binary's merge or an UPDATE
+//     by hand too), which empties the caches of every process at its next resolution.
 //   - The hub's role, passerelle_hub (migration 0004), may append to the audit and read
 //     it, never UPDATE, DELETE or TRUNCATE it.
 //

@@ -163,10 +163,9 @@ func (s *Store) DecideIdentityReview(ctx context.Context, id int64, decision, ac
 			return fmt.Errorf("%w (%s)", ErrAlreadyDecided, status)
 		}
 		if decision == ReviewLinked {
+			// The update raises identity_epoch (its trigger, migration 0028): every
+			// process's identity cache empties at its next resolution.
 			if _, err := tx.Exec(ctx, `UPDATE identities SET person_id = $1 WHERE person_id = $2`, a, b); err != nil {
-				return err
-			}
-			if _, err := tx.Exec(ctx, `UPDATE identity_epoch SET epoch = epoch + 1`); err != nil {
 				return err
 			}
 		}

@@ -16,7 +16,8 @@ import (
 // A link never changes but by an operator's merge (DecideIdentityReview), which moves a
 // person's identifiers to another: every other writer only adds identifiers. So an
 // entry stays true until a merge, and a merge raises identity_epoch in its
-// transaction. A resolution reads the epoch under its identifier locks, which a merge
+// transaction (the trigger of migration 0028 raises it at any UPDATE of a link, so an
+// older binary's merge or one made by hand does too; a DELETE does not). A resolution reads the epoch under its identifier locks, which a merge
 // takes all of: no merge runs between that read and its commit, and an epoch other
 // than the cache's empties it. Hub processes sharing the database each keep their own
 // cache and read the same epoch.

@@ -100,6 +100,17 @@ func TestIdentityCacheMerge(t *testing.T) {
 	assert.Equal(t, pa, resolve(two, second), "the other process, whose cache held B's link")
 	assert.Equal(t, pa, resolve(two, second, key), "its name key too")
 	assert.Equal(t, 1, count(t, one, `SELECT epoch::int FROM identity_epoch`))
+
+	t.Run("a link changed by hand empties the caches too", func(t *testing.T) {
+		// An older binary's merge during a rolling upgrade, or an operator's UPDATE:
+		// neither knows of the epoch.
+		pd := uuid.NewString()
+		_, err := one.pool.Exec(ctx, `UPDATE identities SET person_id = $1 WHERE person_id = $2`, pd, pa)
+		require.NoError(t, err)
+		assert.Equal(t, pd, resolve(two, second), "the other process, whose cache held the merged link")
+		assert.Equal(t, pd, resolve(one, second))
+		assert.Equal(t, 2, count(t, one, `SELECT epoch::int FROM identity_epoch`), "one statement, one raise")
+	})
 }
 
 // A receipt's identifier is inserted until a committed outcome wrote it; after that the
