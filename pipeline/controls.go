@@ -46,12 +46,18 @@ type Controls struct {
 	// Refresh is how often the state is read. Default 500ms.
 	Refresh time.Duration
 
-	mu    sync.RWMutex
-	state map[[2]string]store.Control
+	// loading serialises Load: a read that began before a Set's write must not store
+	// its state after the Set's own read stored the new one (seen in CI: the periodic
+	// read put a stopped destination's routes back to running for up to Refresh).
+	loading sync.Mutex
+	mu      sync.RWMutex
+	state   map[[2]string]store.Control
 }
 
 // Load reads the state once.
 func (c *Controls) Load(ctx context.Context) error {
+	c.loading.Lock()
+	defer c.loading.Unlock()
 	cs, err := c.Store.Controls(ctx)
 	if err != nil {
 		return err
