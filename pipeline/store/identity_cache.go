@@ -17,10 +17,11 @@ import (
 // person's identifiers to another: every other writer only adds identifiers. So an
 // entry stays true until a merge, and a merge raises identity_epoch in its
 // transaction (the trigger of migration 0028 raises it at any UPDATE of a link, so an
-// older binary's merge or one made by hand does too; a DELETE does not). A resolution reads the epoch under its identifier locks, which a merge
-// takes all of: no merge runs between that read and its commit, and an epoch other
-// than the cache's empties it. Hub processes sharing the database each keep their own
-// cache and read the same epoch.
+// older binary's merge or one made by hand does too; a DELETE does not). A resolution
+// reads the epoch under its identifier locks, which a merge takes all of: no merge
+// runs between that read and its commit, and an epoch other than the cache's empties
+// it. Hub processes sharing the database each keep their own cache and read the same
+// epoch.
 //
 // Entries are fixed-size, with no pointer for the collector to follow (a key is a hash
 // of the identifier; a value, a person id's 16 bytes), in two generations: a lookup
