@@ -170,9 +170,19 @@ func (r *rig) waitFor(what string, ok func() bool) {
 	}
 }
 
+// waitDelivered waits until the destination applied n deliveries and the hub recorded
+// every outcome: a destination applies a delivery before the hub writes its status, and
+// the pages read the status (seen in CI: a correction still listed as owed).
 func (r *rig) waitDelivered(n int) {
 	r.t.Helper()
-	r.waitFor(fmt.Sprintf("%d deliveries", n), func() bool { return len(r.dest.Applied()) >= n })
+	r.waitFor(fmt.Sprintf("%d deliveries, recorded", n), func() bool {
+		if len(r.dest.Applied()) < n {
+			return false
+		}
+		var pending int
+		err := r.run.Store.Pool().QueryRow(r.t.Context(), `SELECT count(*) FROM deliveries WHERE status = 'pending'`).Scan(&pending)
+		return err == nil && pending == 0
+	})
 }
 
 // appendLine appends a line to the source's file.
