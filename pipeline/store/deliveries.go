@@ -106,6 +106,7 @@ func (s *Store) RecordDeliveries(ctx context.Context, outs []DeliveryOutcome) (r
 	// holds are left out of the insert, which would find them and do nothing.
 	var links []Identifier
 	var persons []string
+	epoch := int64(-1) // of identity_epoch, read with the links' insert
 	for _, o := range outs {
 		if o.Subject == "" {
 			continue
@@ -193,7 +194,14 @@ func (s *Store) RecordDeliveries(ctx context.Context, outs []DeliveryOutcome) (r
 			entries = append(entries, e)
 		}
 		var linkS, linkV, linkP []string
-		for _, i := range s.linked.missing(links) {
+		if len(links) > 0 && s.linked != nil {
+			// A link deleted by hand raises the epoch (migration 0029): the set of
+			// identifiers known to be in the table holds only for the epoch it was filled at.
+			if err := tx.QueryRow(ctx, `SELECT epoch FROM identity_epoch`).Scan(&epoch); err != nil {
+				return fmt.Errorf("identity epoch: %w", err)
+			}
+		}
+		for _, i := range s.linked.missing(epoch, links) {
 			linkS, linkV, linkP = append(linkS, links[i].System), append(linkV, links[i].Value), append(linkP, persons[i])
 		}
 		if len(linkS) > 0 {
@@ -207,7 +215,7 @@ func (s *Store) RecordDeliveries(ctx context.Context, outs []DeliveryOutcome) (r
 	if err != nil {
 		return nil, fmt.Errorf("store: record deliveries: %w", err)
 	}
-	s.linked.add(links)
+	s.linked.add(epoch, links)
 	return recorded, nil
 }
 

@@ -38,8 +38,9 @@
 //     identifiers it resolves, so that two sources meeting a new person at once give
 //     her one id. Each process caches the links it saw (identityCache); an operator's
 //     merge takes every identifier lock, and any change of a link raises
-//     identity_epoch (a trigger, migration 0028: an older binary's merge or an UPDATE
-//     by hand too), which empties the caches of every process at its next resolution.
+//     identity_epoch (triggers, migrations 0028 and 0029: an older binary's merge, an
+//     UPDATE, DELETE or TRUNCATE by hand too), which empties the caches of every process
+//     at its next resolution, and the set of receipt identifiers at its next outcome.
 //   - The hub's role, passerelle_hub (migration 0004), may append to the audit and read
 //     it, never UPDATE, DELETE or TRUNCATE it.
 //

@@ -16,12 +16,13 @@ import (
 // A link never changes but by an operator's merge (DecideIdentityReview), which moves a
 // person's identifiers to another: every other writer only adds identifiers. So an
 // entry stays true until a merge, and a merge raises identity_epoch in its
-// transaction (the trigger of migration 0028 raises it at any UPDATE of a link, so an
-// older binary's merge or one made by hand does too; a DELETE does not). A resolution
-// reads the epoch under its identifier locks, which a merge takes all of: no merge
-// runs between that read and its commit, and an epoch other than the cache's empties
-// it. Hub processes sharing the database each keep their own cache and read the same
-// epoch.
+// transaction (the triggers of migrations 0028 and 0029 raise it at any UPDATE, DELETE
+// or TRUNCATE of the links, so an older binary's merge or a change made by hand does
+// too). A resolution reads the epoch under its identifier locks, which a merge takes
+// all of: no merge runs between that read and its commit, and an epoch other than the
+// cache's empties it. A change by hand takes no lock: one that commits during a
+// resolution empties the caches at the next one. Hub processes sharing the database
+// each keep their own cache and read the same epoch.
 //
 // Entries are fixed-size, with no pointer for the collector to follow (a key is a hash
 // of the identifier; a value, a person id's 16 bytes), in two generations: a lookup
@@ -102,13 +103,17 @@ func (c *identityCache) remember(epoch int64, links map[Identifier]string) {
 
 // identitySet remembers which identifiers the identities table holds, for the links
 // the deliverers write from the destinations' receipts (a PRISME dossier's id, on
-// every acknowledgement): a row, once there, is never deleted (a merge only changes
-// its person), so an identifier the set holds needs no insert, which would do nothing.
-// It says nothing of the person, so no merge can make it wrong. Pointer-free, in two
+// every acknowledgement): an identifier the set holds needs no insert, which would do
+// nothing. It says nothing of the person, so a merge cannot make it wrong; a link
+// deleted (by hand: no code of the hub deletes one) raises identity_epoch like a
+// merge, and a set asked at another epoch than its entries' empties itself. A delete
+// that commits between a transaction's read of the epoch and its commit leaves that
+// identifier out until the next receipt that carries it. Pointer-free, in two
 // generations like identityCache, about 40 bytes an entry.
 type identitySet struct {
-	mu  sync.Mutex
-	ids generations[identityHash, struct{}]
+	mu    sync.Mutex
+	epoch int64 // of the entries; -1 before the first
+	ids   generations[identityHash, struct{}]
 }
 
 // defaultIdentitySet is the default size of one generation of the set (a backfill of
@@ -120,11 +125,13 @@ func newIdentitySet(opt int) *identitySet {
 	if !ok {
 		return nil
 	}
-	return &identitySet{ids: newGenerations[identityHash, struct{}](size)}
+	return &identitySet{epoch: -1, ids: newGenerations[identityHash, struct{}](size)}
 }
 
-// missing returns the indexes of the identifiers of ids the set does not hold.
-func (c *identitySet) missing(ids []Identifier) []int {
+// missing returns the indexes of the identifiers of ids the set does not hold, asked
+// by a transaction that read epoch: all of them when the set's entries are of an
+// earlier epoch (it empties itself) or a later one.
+func (c *identitySet) missing(epoch int64, ids []Identifier) []int {
 	out := make([]int, 0, len(ids))
 	if c == nil {
 		for i := range ids {
@@ -134,23 +141,38 @@ func (c *identitySet) missing(ids []Identifier) []int {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.follow(epoch)
 	for i, id := range ids {
-		if _, ok := c.ids.get(hashIdentifier(id), true); !ok {
+		if epoch != c.epoch {
+			out = append(out, i)
+		} else if _, ok := c.ids.get(hashIdentifier(id), true); !ok {
 			out = append(out, i)
 		}
 	}
 	return out
 }
 
-// add records identifiers the table holds, once the transaction that wrote them
-// committed.
-func (c *identitySet) add(ids []Identifier) {
+// add records identifiers the table holds, once the transaction that wrote them (and
+// read epoch) committed. Those of an epoch the set has left are not kept.
+func (c *identitySet) add(epoch int64, ids []Identifier) {
 	if c == nil {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.follow(epoch)
+	if epoch != c.epoch {
+		return
+	}
 	for _, id := range ids {
 		c.ids.put(hashIdentifier(id), struct{}{})
+	}
+}
+
+// follow empties the set when epoch is later than its entries'. c.mu is held.
+func (c *identitySet) follow(epoch int64) {
+	if epoch > c.epoch {
+		c.epoch = epoch
+		c.ids.clear()
 	}
 }

@@ -84,8 +84,7 @@ func TestIdentityCacheMerge(t *testing.T) {
 	t.Run("a cached link is not looked up again", func(t *testing.T) {
 		other := Identifier{System: "APPI", Value: "202300000003"}
 		pc := resolve(one, other)
-		_, err := one.pool.Exec(ctx, `DELETE FROM identities WHERE system = 'APPI' AND identifier = '202300000003'`)
-		require.NoError(t, err)
+		behindTheHub(t, one, `DELETE FROM identities WHERE system = 'APPI' AND identifier = '202300000003'`)
 		assert.Equal(t, pc, resolve(one, other), "served from the cache")
 		assert.NotEqual(t, pc, resolve(uncached, other), "without the cache, the table is asked")
 	})
@@ -111,6 +110,38 @@ func TestIdentityCacheMerge(t *testing.T) {
 		assert.Equal(t, pd, resolve(one, second))
 		assert.Equal(t, 2, count(t, one, `SELECT epoch::int FROM identity_epoch`), "one statement, one raise")
 	})
+
+	t.Run("a link deleted by hand empties the caches too", func(t *testing.T) {
+		third := Identifier{System: "APPI", Value: "202300000004"}
+		pt := resolve(one, third)
+		assert.Equal(t, pt, resolve(two, third), "both processes cache it")
+		_, err := one.pool.Exec(ctx, `DELETE FROM identities WHERE system = 'APPI' AND identifier = '202300000004'`)
+		require.NoError(t, err)
+		assert.Equal(t, 3, count(t, one, `SELECT epoch::int FROM identity_epoch`))
+		fresh := resolve(two, third)
+		assert.NotEqual(t, pt, fresh, "the link is gone: a new person, not the cached one")
+		assert.Equal(t, fresh, resolve(one, third), "and the other process finds the new link")
+
+		_, err = one.pool.Exec(ctx, `TRUNCATE identities`)
+		require.NoError(t, err)
+		assert.Equal(t, 4, count(t, one, `SELECT epoch::int FROM identity_epoch`), "a TRUNCATE raises it as well")
+		assert.NotEqual(t, fresh, resolve(one, third))
+	})
+}
+
+// behindTheHub runs sql on s's database with the triggers off (the session replication
+// role of a replica): a change that raises no identity epoch, which the hub's caches
+// cannot see, so that a test can tell whether they answered.
+func behindTheHub(t *testing.T, s *Store, sql string, args ...any) {
+	t.Helper()
+	tx, err := s.pool.Begin(t.Context())
+	require.NoError(t, err)
+	defer func() { _ = tx.Rollback(t.Context()) }()
+	_, err = tx.Exec(t.Context(), `SET LOCAL session_replication_role = replica`)
+	require.NoError(t, err)
+	_, err = tx.Exec(t.Context(), sql, args...)
+	require.NoError(t, err)
+	require.NoError(t, tx.Commit(t.Context()))
 }
 
 // A receipt's identifier is inserted until a committed outcome wrote it; after that the
@@ -131,34 +162,56 @@ func TestReceiptIdentifiersAreLinkedOnceCommitted(t *testing.T) {
 		return count(t, s, `SELECT count(*) FROM identities WHERE system = 'PRISME' AND identifier = 'D-1' AND person_id = $1`, person)
 	}
 
+	epoch := func() int64 { return int64(count(t, s, `SELECT epoch::int FROM identity_epoch`)) }
+
 	_, err = s.RecordDeliveries(ctx, []DeliveryOutcome{out(0, "lost")})
 	require.Error(t, err, "refused by the status check: rolled back")
 	assert.Zero(t, linked())
-	assert.Equal(t, []int{0}, s.linked.missing(dossier), "not known: its transaction did not commit")
+	assert.Equal(t, []int{0}, s.linked.missing(epoch(), dossier), "not known: its transaction did not commit")
 
 	record(t, s, []DeliveryOutcome{out(1, StatusDelivered)})
 	assert.Equal(t, 1, linked())
-	assert.Empty(t, s.linked.missing(dossier), "known once committed")
+	assert.Empty(t, s.linked.missing(epoch(), dossier), "known once committed")
 
-	// Known, it is not inserted again: deleted behind the store's back (no code path
-	// deletes a link), the row stays absent.
-	_, err = s.pool.Exec(ctx, `DELETE FROM identities WHERE system = 'PRISME' AND identifier = 'D-1'`)
-	require.NoError(t, err)
+	// Known, it is not inserted again: deleted behind the store's back, with no epoch
+	// raised, the row stays absent.
+	behindTheHub(t, s, `DELETE FROM identities WHERE system = 'PRISME' AND identifier = 'D-1'`)
 	record(t, s, []DeliveryOutcome{out(2, StatusDelivered)})
 	assert.Zero(t, count(t, s, `SELECT count(*) FROM identities WHERE system = 'PRISME'`), "no insert for a known identifier")
+
+	// Written again by hand, then deleted by hand: the epoch rises, and the next
+	// receipt that carries the identifier writes it again.
+	_, err = s.pool.Exec(ctx, `INSERT INTO identities (system, identifier, person_id) VALUES ('PRISME', 'D-1', $1)`, person)
+	require.NoError(t, err)
+	_, err = s.pool.Exec(ctx, `DELETE FROM identities WHERE system = 'PRISME' AND identifier = 'D-1'`)
+	require.NoError(t, err)
+	d := msg("mesure/4", 1, `{"v":1}`)
+	res2, err := s.Ingest(ctx, s.pool, IngestBatch{Connector: "appi", Messages: []*canonical.Message{d}, Targets: targets})
+	require.NoError(t, err)
+	record(t, s, []DeliveryOutcome{{MessageID: res2.Outcomes[0].ID, Destination: "prisme", Route: "r", Status: StatusDelivered,
+		Identifiers: dossier, Subject: person}})
+	assert.Equal(t, 1, linked(), "written again after the delete")
 }
 
 func TestIdentitySetGenerations(t *testing.T) {
 	c := newIdentitySet(3)
 	id := func(v string) Identifier { return Identifier{"PRISME", v} }
 	ids := []Identifier{id("1"), id("2"), id("3")}
-	assert.Equal(t, []int{0, 1, 2}, c.missing(ids))
-	c.add(ids) // full: the newer generation becomes the older
-	assert.Empty(t, c.missing(ids), "the older generation answers, and they move to the newer")
-	c.add([]Identifier{id("4"), id("5"), id("6")})
-	assert.Equal(t, []int{0}, c.missing(ids[:1]), "1 left with the oldest generation")
-	assert.Empty(t, c.missing([]Identifier{id("4"), id("6")}))
-	assert.Equal(t, []int{0, 1, 2}, (*identitySet)(nil).missing(ids), "no set: every identifier is inserted")
+	assert.Equal(t, []int{0, 1, 2}, c.missing(0, ids))
+	c.add(0, ids) // full: the newer generation becomes the older
+	assert.Empty(t, c.missing(0, ids), "the older generation answers, and they move to the newer")
+	c.add(0, []Identifier{id("4"), id("5"), id("6")})
+	assert.Equal(t, []int{0}, c.missing(0, ids[:1]), "1 left with the oldest generation")
+	assert.Empty(t, c.missing(0, []Identifier{id("4"), id("6")}))
+	assert.Equal(t, []int{0, 1, 2}, (*identitySet)(nil).missing(0, ids), "no set: every identifier is inserted")
+
+	assert.Equal(t, []int{0, 1}, c.missing(1, []Identifier{id("4"), id("6")}), "a later epoch empties the set")
+	c.add(0, []Identifier{id("4")})
+	assert.Equal(t, []int{0}, c.missing(1, []Identifier{id("4")}), "what a transaction of an earlier epoch wrote is not kept")
+	c.add(1, []Identifier{id("4")})
+	assert.Empty(t, c.missing(1, []Identifier{id("4")}))
+	assert.Equal(t, []int{0}, c.missing(0, []Identifier{id("4")}), "asked at an earlier epoch, nothing is known")
+	assert.Empty(t, c.missing(1, []Identifier{id("4")}), "and that question empties nothing")
 }
 
 func TestGenerations(t *testing.T) {
