@@ -178,14 +178,19 @@ func TestConsolePagesControlsAndAudit(t *testing.T) {
 		require.Equal(t, http.StatusOK, code)
 		assert.Contains(t, body, "No correction pending.")
 
-		// Version 7 of a measure whose version 6 the archive acknowledged, refused there.
-		item := r.quarantineVersion(7)
 		person, ok, err := st.FindPerson(t.Context(), "APPI", appiFile)
 		require.NoError(t, err)
 		require.True(t, ok)
 		code, body = b.do(http.MethodGet, r.base+"journal/"+person, nil)
 		require.Equal(t, http.StatusOK, code)
-		assert.Contains(t, body, `href="/console/rectifications?person=`+person+`"`, "the journal leads to the person's corrections")
+		assert.NotContains(t, body, "rectifications?person=", "no correction owed: no link")
+
+		// Version 7 of a measure whose version 6 the archive acknowledged, refused there.
+		item := r.quarantineVersion(7)
+		code, body = b.do(http.MethodGet, r.base+"journal/"+person, nil)
+		require.Equal(t, http.StatusOK, code)
+		assert.Contains(t, body, `href="/console/rectifications?person=`+person+`">1 correction still owed</a>`,
+			"the journal leads to the person's corrections")
 		code, body = b.do(http.MethodGet, r.base+"rectifications?"+url.Values{"person": {person}}.Encode(), nil)
 		require.Equal(t, http.StatusOK, code)
 		assert.Contains(t, body, `href="/console/journal/`+person+`"`)

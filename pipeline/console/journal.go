@@ -22,6 +22,9 @@ type Journal struct {
 	Today       string
 	Back        string
 	Counts      map[string]int // entries by state
+	// Corrections counts the destinations still owed the newest version of one of the
+	// person's facts (store.PendingRectifications): the link to them shows only then.
+	Corrections int
 }
 
 // Measure is the newest known version of one court measure of the person.
@@ -77,6 +80,11 @@ func (c *Console) buildJournal(ctx context.Context, person string) (*Journal, er
 	if err != nil {
 		return nil, err
 	}
+	owed, err := c.run.Store.PendingRectifications(ctx, person, 0)
+	if err != nil {
+		return nil, err
+	}
+	j.Corrections = len(owed)
 	measures := map[string]struct {
 		version int64
 		m       Measure

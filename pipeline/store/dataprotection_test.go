@@ -432,6 +432,25 @@ func TestAuditRowsSayWhoWhenWhyNeverData(t *testing.T) {
 	}
 }
 
+// samePerPerson checks that each person's corrections, asked for her alone, are the
+// ones the whole list gives her.
+func samePerPerson(t *testing.T, s *Store, persons ...string) {
+	t.Helper()
+	all, err := s.PendingRectifications(t.Context(), "", 1_000_000)
+	require.NoError(t, err)
+	for _, p := range persons {
+		want := []Rectification{}
+		for _, r := range all {
+			if r.Subject == p {
+				want = append(want, r)
+			}
+		}
+		got, err := s.PendingRectifications(t.Context(), p, 0)
+		require.NoError(t, err)
+		assert.Equal(t, want, got, "%s's corrections, alone and in the whole list", p)
+	}
+}
+
 func TestPendingRectifications(t *testing.T) {
 	s := newStore(t, Options{})
 	ctx := t.Context()
@@ -483,6 +502,7 @@ func TestPendingRectifications(t *testing.T) {
 	one, err := s.PendingRectifications(ctx, "person-7", 0)
 	require.NoError(t, err)
 	assert.Len(t, one, 2, "one person's: her fact at both destinations")
+	samePerPerson(t, s, "person-7", "person-500", "person-999", "nobody")
 
 	deliver(v2, "prisme")
 	pending, err = s.PendingRectifications(ctx, "", 10*n)
@@ -507,6 +527,7 @@ func TestPendingRectifications(t *testing.T) {
 			status[p.Destination] = p.Status
 		}
 		assert.Equal(t, map[string]string{"prisme": "pending", "archive": "not-routed"}, status)
+		samePerPerson(t, s, "person-1", "person-2")
 
 		require.NoError(t, s.AckRectification(ctx, uuid.MustParse(v3.ID), "archive", "operator:alice"), "carried by hand")
 		pending, err = s.PendingRectifications(ctx, "", 0)
@@ -514,6 +535,25 @@ func TestPendingRectifications(t *testing.T) {
 		require.Len(t, pending, 1)
 		assert.Equal(t, "prisme", pending[0].Destination)
 		require.ErrorIs(t, s.AckRectification(ctx, uuid.MustParse(v3.ID), "nowhere", "operator:alice"), ErrNotFound)
+		samePerPerson(t, s, "person-1")
+	})
+
+	t.Run("a fact whose older version went out under another subject is listed for the newest one's", func(t *testing.T) {
+		before := msg("mesure/merged", 1, `{"person":{"lastName":"DURAND"},"kind":"TIG"}`)
+		before.Subject = "person-before"
+		_, err := s.Ingest(ctx, s.pool, IngestBatch{Connector: "appi", Messages: []*canonical.Message{before}, Targets: targets})
+		require.NoError(t, err)
+		deliver([]*canonical.Message{before}, "prisme")
+		after := msg("mesure/merged", 2, `{"person":{"lastName":"DURAND"},"kind":"DDSE"}`)
+		after.Subject = "person-after" // a merge moved the identifiers between the versions
+		_, err = s.Ingest(ctx, s.pool, IngestBatch{Connector: "appi", Messages: []*canonical.Message{after}, Targets: targets})
+		require.NoError(t, err)
+		got, err := s.PendingRectifications(ctx, "person-after", 0)
+		require.NoError(t, err)
+		require.Len(t, got, 1)
+		assert.Equal(t, "prisme", got[0].Destination)
+		assert.Equal(t, int64(1), got[0].DeliveredVersion)
+		samePerPerson(t, s, "person-after", "person-before")
 		assert.Equal(t, 1, count(t, s, `SELECT count(*) FROM audit WHERE action = 'rectification-ack' AND actor = 'operator:alice'
 			AND destination = 'archive' AND legal_basis LIKE '%art. 16%'`))
 	})

@@ -51,17 +51,46 @@ type Rectification struct {
 // PendingRectifications lists, oldest correction first, every destination that was
 // delivered an older version of a fact than the newest one the hub accepted and has
 // not acknowledged the newest yet; person, when not empty, restricts it to one person
-// id. It reads every delivered row once (an operator's question, not a flow's).
+// id. Without a person it reads every delivered row once (an operator's question, not
+// a flow's); with one, only the deliveries of that person's facts, so that the journal
+// can ask it at every page.
 func (s *Store) PendingRectifications(ctx context.Context, person string, limit int) ([]Rectification, error) {
 	if limit <= 0 {
 		limit = 1000
 	}
-	rows, err := s.pool.Query(ctx, `WITH prev AS (
+	prev := `prev AS (
 			SELECT d.destination, d.fact_system, d.fact_ref, max(d.fact_version) AS delivered_version,
 				(array_agg(d.message_id ORDER BY d.fact_version DESC))[1] AS delivered_message
 			FROM deliveries d JOIN dedup l ON l.fact_system = d.fact_system AND l.fact_ref = d.fact_ref
 			WHERE d.status = 'delivered' AND d.fact_version < l.version
-			GROUP BY d.destination, d.fact_system, d.fact_ref)
+			GROUP BY d.destination, d.fact_system, d.fact_ref)`
+	if person != "" {
+		// The person's facts, from her messages (outbox_subject); their older versions
+		// at each destination (deliveries_fact, whose leading column is the destination:
+		// the few destinations are found by a skip scan of that index, and each is probed
+		// apart, OFFSET 0 keeping the planner from scanning the index past its leading
+		// column, as it did on a join). A fact whose
+		// older versions went out under another subject (before a merge) is still found
+		// by its newest version, which the final filter asks for.
+		prev = `dests AS (
+			WITH RECURSIVE r(d) AS (
+				SELECT min(destination) FROM deliveries WHERE status IN ('pending', 'delivered')
+				UNION ALL
+				SELECT (SELECT min(destination) FROM deliveries WHERE destination > r.d AND status IN ('pending', 'delivered'))
+				FROM r WHERE r.d IS NOT NULL)
+			SELECT d FROM r WHERE d IS NOT NULL),
+		mine AS (SELECT DISTINCT fact_system, fact_ref FROM outbox WHERE subject = $1),
+		prev AS (
+			SELECT d.destination, d.fact_system, d.fact_ref, max(d.fact_version) AS delivered_version,
+				(array_agg(d.message_id ORDER BY d.fact_version DESC))[1] AS delivered_message
+			FROM mine m JOIN dedup l ON l.fact_system = m.fact_system AND l.fact_ref = m.fact_ref
+			CROSS JOIN dests
+			CROSS JOIN LATERAL (SELECT d.* FROM deliveries d WHERE d.destination = dests.d AND d.fact_system = m.fact_system
+				AND d.fact_ref = m.fact_ref AND d.fact_version < l.version AND d.status IN ('pending', 'delivered')
+				AND d.status = 'delivered' OFFSET 0) d
+			GROUP BY d.destination, d.fact_system, d.fact_ref)`
+	}
+	rows, err := s.pool.Query(ctx, `WITH `+prev+`
 		SELECT o.subject, l.fact_system, l.fact_ref, p.delivered_version, l.version, l.message_id, p.destination,
 			coalesce(n.status, 'not-routed'), o.accepted_at, o.data, old.data
 		FROM prev p
