@@ -106,7 +106,7 @@ func (s *Store) RecordDeliveries(ctx context.Context, outs []DeliveryOutcome) (r
 	// holds are left out of the insert, which would find them and do nothing.
 	var links []Identifier
 	var persons []string
-	epoch := int64(-1) // of identity_epoch, read with the links' insert
+	epoch := int64(-1) // of identity_epoch, read by the outcomes' update
 	for _, o := range outs {
 		if o.Subject == "" {
 			continue
@@ -132,12 +132,14 @@ func (s *Store) RecordDeliveries(ctx context.Context, outs []DeliveryOutcome) (r
 			}
 		}
 		// Only a pending row changes: an outcome recorded twice (a redelivery after a
-		// crash between record and commit) keeps the first one.
+		// crash between record and commit) keeps the first one. identity_epoch comes
+		// with each row (read once, by the statement's snapshot), for the receipts'
+		// identifiers below: no round trip of its own.
 		rows, err := tx.Query(ctx, `UPDATE deliveries d SET status = u.st, attempts = greatest(d.attempts, u.att),
 			last_error = coalesce(u.err, d.last_error), receipt = coalesce(u.rec::jsonb, d.receipt), updated_at = now()
 			FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int[], $5::text[], $6::text[]) AS u(id, dest, st, att, err, rec)
 			WHERE d.message_id = u.id AND d.destination = u.dest AND d.status = 'pending'
-			RETURNING d.message_id, d.destination, d.status`, ids, dests, statuses, attempts, errs, receipts)
+			RETURNING d.message_id, d.destination, d.status, (SELECT epoch FROM identity_epoch)`, ids, dests, statuses, attempts, errs, receipts)
 		if err != nil {
 			return fmt.Errorf("deliveries: %w", err)
 		}
@@ -152,7 +154,7 @@ func (s *Store) RecordDeliveries(ctx context.Context, outs []DeliveryOutcome) (r
 		for rows.Next() {
 			var id uuid.UUID
 			var dest, status string
-			if err := rows.Scan(&id, &dest, &status); err != nil {
+			if err := rows.Scan(&id, &dest, &status, &epoch); err != nil {
 				rows.Close()
 				return fmt.Errorf("deliveries: %w", err)
 			}
@@ -193,14 +195,10 @@ func (s *Store) RecordDeliveries(ctx context.Context, outs []DeliveryOutcome) (r
 			}
 			entries = append(entries, e)
 		}
+		// A link deleted by hand raises the epoch (migration 0029): the set of identifiers
+		// known to be in the table holds only for the epoch it was filled at. With no row
+		// changed, the epoch is unknown (-1): every identifier is inserted.
 		var linkS, linkV, linkP []string
-		if len(links) > 0 && s.linked != nil {
-			// A link deleted by hand raises the epoch (migration 0029): the set of
-			// identifiers known to be in the table holds only for the epoch it was filled at.
-			if err := tx.QueryRow(ctx, `SELECT epoch FROM identity_epoch`).Scan(&epoch); err != nil {
-				return fmt.Errorf("identity epoch: %w", err)
-			}
-		}
 		for _, i := range s.linked.missing(epoch, links) {
 			linkS, linkV, linkP = append(linkS, links[i].System), append(linkV, links[i].Value), append(linkP, persons[i])
 		}

@@ -153,9 +153,10 @@ func (c *identitySet) missing(epoch int64, ids []Identifier) []int {
 }
 
 // add records identifiers the table holds, once the transaction that wrote them (and
-// read epoch) committed. Those of an epoch the set has left are not kept.
+// read epoch) committed. Those of an epoch the set has left, or of none (-1: the
+// transaction did not read it), are not kept.
 func (c *identitySet) add(epoch int64, ids []Identifier) {
-	if c == nil {
+	if c == nil || epoch < 0 {
 		return
 	}
 	c.mu.Lock()

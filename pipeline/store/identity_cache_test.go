@@ -212,6 +212,8 @@ func TestIdentitySetGenerations(t *testing.T) {
 	assert.Empty(t, c.missing(1, []Identifier{id("4")}))
 	assert.Equal(t, []int{0}, c.missing(0, []Identifier{id("4")}), "asked at an earlier epoch, nothing is known")
 	assert.Empty(t, c.missing(1, []Identifier{id("4")}), "and that question empties nothing")
+	c.add(-1, []Identifier{id("7")})
+	assert.Equal(t, []int{0}, c.missing(1, []Identifier{id("7")}), "written by a transaction that read no epoch: not kept")
 }
 
 func TestGenerations(t *testing.T) {
