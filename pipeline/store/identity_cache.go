@@ -29,9 +29,30 @@ import (
 // that finds an entry in the older one moves it to the newer, and when the newer one is
 // full the older is dropped. At most 2 × size entries, about 80 bytes each in a Go map.
 type identityCache struct {
-	mu    sync.Mutex
-	epoch int64
-	links generations[identityHash, uuid.UUID]
+	epochEntries[uuid.UUID]
+}
+
+// epochEntries are entries about identifiers that hold at one identity_epoch, in two
+// generations: what identityCache and identitySet share.
+type epochEntries[V any] struct {
+	mu      sync.Mutex
+	epoch   int64 // of the entries; -1 before the first
+	entries generations[identityHash, V]
+}
+
+func newEpochEntries[V any](size int) epochEntries[V] {
+	return epochEntries[V]{epoch: -1, entries: newGenerations[identityHash, V](size)}
+}
+
+// at follows epoch, read by a transaction: a later one than the entries' empties them
+// first. It reports whether the entries hold at epoch (an earlier one: they do not).
+// e.mu is held.
+func (e *epochEntries[V]) at(epoch int64) bool {
+	if epoch > e.epoch {
+		e.epoch = epoch
+		e.entries.clear()
+	}
+	return epoch == e.epoch
 }
 
 // identityHash is the first 16 bytes of SHA-256(system, NUL, value): an identifier's
@@ -48,7 +69,7 @@ func newIdentityCache(opt int) *identityCache {
 	if !ok {
 		return nil
 	}
-	return &identityCache{epoch: -1, links: newGenerations[identityHash, uuid.UUID](size)}
+	return &identityCache{newEpochEntries[uuid.UUID](size)}
 }
 
 func hashIdentifier(id Identifier) identityHash {
@@ -71,7 +92,7 @@ func (c *identityCache) lookup(ids []Identifier) (int64, map[Identifier]string) 
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, id := range ids {
-		if p, ok := c.links.get(hashIdentifier(id), true); ok {
+		if p, ok := c.entries.get(hashIdentifier(id), true); ok {
 			found[id] = p.String()
 		}
 	}
@@ -87,16 +108,12 @@ func (c *identityCache) remember(epoch int64, links map[Identifier]string) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if epoch < c.epoch {
+	if !c.at(epoch) {
 		return
-	}
-	if epoch > c.epoch {
-		c.epoch = epoch
-		c.links.clear()
 	}
 	for id, pid := range links {
 		if u, err := uuid.Parse(pid); err == nil && u.String() == pid {
-			c.links.put(hashIdentifier(id), u)
+			c.entries.put(hashIdentifier(id), u)
 		}
 	}
 }
@@ -111,9 +128,7 @@ func (c *identityCache) remember(epoch int64, links map[Identifier]string) {
 // identifier out until the next receipt that carries it. Pointer-free, in two
 // generations like identityCache, about 40 bytes an entry.
 type identitySet struct {
-	mu    sync.Mutex
-	epoch int64 // of the entries; -1 before the first
-	ids   generations[identityHash, struct{}]
+	epochEntries[struct{}]
 }
 
 // defaultIdentitySet is the default size of one generation of the set (a backfill of
@@ -125,7 +140,7 @@ func newIdentitySet(opt int) *identitySet {
 	if !ok {
 		return nil
 	}
-	return &identitySet{epoch: -1, ids: newGenerations[identityHash, struct{}](size)}
+	return &identitySet{newEpochEntries[struct{}](size)}
 }
 
 // missing returns the indexes of the identifiers of ids the set does not hold, asked
@@ -141,11 +156,11 @@ func (c *identitySet) missing(epoch int64, ids []Identifier) []int {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.follow(epoch)
+	current := c.at(epoch)
 	for i, id := range ids {
-		if epoch != c.epoch {
+		if !current {
 			out = append(out, i)
-		} else if _, ok := c.ids.get(hashIdentifier(id), true); !ok {
+		} else if _, ok := c.entries.get(hashIdentifier(id), true); !ok {
 			out = append(out, i)
 		}
 	}
@@ -161,19 +176,10 @@ func (c *identitySet) add(epoch int64, ids []Identifier) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.follow(epoch)
-	if epoch != c.epoch {
+	if !c.at(epoch) {
 		return
 	}
 	for _, id := range ids {
-		c.ids.put(hashIdentifier(id), struct{}{})
-	}
-}
-
-// follow empties the set when epoch is later than its entries'. c.mu is held.
-func (c *identitySet) follow(epoch int64) {
-	if epoch > c.epoch {
-		c.epoch = epoch
-		c.ids.clear()
+		c.entries.put(hashIdentifier(id), struct{}{})
 	}
 }

@@ -32,7 +32,7 @@ func TestIdentityCacheGenerations(t *testing.T) {
 	assert.Empty(t, got, "a, never asked for, left with the oldest generation")
 	_, got = c.lookup([]Identifier{b, d})
 	assert.Equal(t, map[Identifier]string{b: pb, d: pd}, got)
-	assert.LessOrEqual(t, c.links.len(), 4, "at most two generations of size entries")
+	assert.LessOrEqual(t, c.entries.len(), 4, "at most two generations of size entries")
 
 	c.remember(1, map[Identifier]string{d: pd})
 	epoch, got = c.lookup([]Identifier{a, b, d})

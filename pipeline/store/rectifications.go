@@ -69,9 +69,9 @@ func (s *Store) PendingRectifications(ctx context.Context, person string, limit 
 		// at each destination (deliveries_fact, whose leading column is the destination:
 		// the few destinations are found by a skip scan of that index, and each is probed
 		// apart, OFFSET 0 keeping the planner from scanning the index past its leading
-		// column, as it did on a join). A fact whose
-		// older versions went out under another subject (before a merge) is still found
-		// by its newest version, which the final filter asks for.
+		// column, as it did on a join). A fact whose older versions went out under
+		// another subject (before a merge) is still found by its newest version, which
+		// the final filter asks for.
 		prev = `dests AS (
 			WITH RECURSIVE r(d) AS (
 				SELECT min(destination) FROM deliveries WHERE status IN ('pending', 'delivered')
