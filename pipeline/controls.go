@@ -52,6 +52,9 @@ type Controls struct {
 	loading sync.Mutex
 	mu      sync.RWMutex
 	state   map[[2]string]store.Control
+
+	// afterRead, when set (tests only), runs in Load between its read and its store.
+	afterRead func()
 }
 
 // Load reads the state once.
@@ -61,6 +64,9 @@ func (c *Controls) Load(ctx context.Context) error {
 	cs, err := c.Store.Controls(ctx)
 	if err != nil {
 		return err
+	}
+	if c.afterRead != nil {
+		c.afterRead()
 	}
 	state := make(map[[2]string]store.Control, len(cs))
 	for _, ctl := range cs {
