@@ -53,8 +53,9 @@ func TestTheInlinedSchemasGiveTheSameVerdicts(t *testing.T) {
 	assert.Greater(t, refusals, docs/2, "most variants are refused: the comparison covers the violations, not only acceptance")
 }
 
-// TestTheMessageTypesAreInlinedWhole is what makes validation cheaper: no `$ref` is
-// left in a message type, so the validator never takes the extra step of one.
+// TestTheMessageTypesAreInlinedWhole is what makes validation cheaper: no `$ref` and
+// no `allOf` is left in a message type, so the validator never takes the extra step of
+// one, nor walks the message twice.
 func TestTheMessageTypesAreInlinedWhole(t *testing.T) {
 	reg, err := schemas.Load()
 	require.NoError(t, err)
@@ -69,6 +70,7 @@ func TestTheMessageTypesAreInlinedWhole(t *testing.T) {
 		flat, err := json.Marshal(top)
 		require.NoError(t, err)
 		assert.NotContains(t, string(flat), `"$ref"`, "%s", ti.Type)
+		assert.NotContains(t, string(flat), `"allOf"`, "%s", ti.Type)
 	}
 }
 
@@ -110,6 +112,53 @@ func TestTheInlinerKeepsWhatItCannotReplace(t *testing.T) {
 	assert.Equal(t, map[string]any{"$ref": "urn:c#/$defs/X"}, props["elsewhere"])
 	assert.Equal(t, map[string]any{"type": "integer"}, props["local"], "a chain of references is followed")
 	assert.Equal(t, map[string]any{"enum": []any{map[string]any{"$ref": "#/not/a/schema"}}}, props["enum"], "values are not schemas")
+}
+
+// TestTheInlinerFoldsAnAllOfOnlyWhereTheMeaningStays: the envelope's attributes join
+// the type's own keywords, property by property; a subschema whose keywords would
+// judge differently beside the parent's stays in the allOf.
+func TestTheInlinerFoldsAnAllOfOnlyWhereTheMeaningStays(t *testing.T) {
+	decode := func(s string) map[string]any {
+		v, err := jsonstrict.Decode([]byte(s))
+		require.NoError(t, err)
+		return v.(map[string]any)
+	}
+	inline := func(s string) map[string]any {
+		doc := decode(s)
+		return schemas.Inline(map[string]any{"urn:t": doc}, doc, "urn:t").(map[string]any)
+	}
+
+	out := inline(`{"$id":"urn:t","type":"object",
+		"allOf":[{"description":"envelope","type":"object","required":["a","b"],
+			"properties":{"a":{"type":"string","pattern":"^x"},"b":{"type":"integer"},"c":{"type":"object"}}}],
+		"required":["c"],
+		"properties":{"a":{"description":"mine","type":"string","const":"xy"},"b":true,"c":{"type":"object","required":["d"]}},
+		"unevaluatedProperties":false}`)
+	assert.NotContains(t, out, "allOf")
+	assert.Nil(t, out["description"], "the subschema's annotations do not become the parent's")
+	assert.Equal(t, []any{"c", "a", "b"}, out["required"])
+	assert.Equal(t, map[string]any{
+		"a": map[string]any{"description": "mine", "type": "string", "pattern": "^x", "const": "xy"},
+		"b": map[string]any{"type": "integer"},
+		"c": map[string]any{"type": "object", "required": []any{"d"}},
+	}, out["properties"])
+
+	for name, doc := range map[string]string{
+		"a property the parent would call additional": `{"$id":"urn:t","properties":{"x":true},"additionalProperties":false,
+			"allOf":[{"properties":{"y":{"type":"string"}}}]}`,
+		"additional properties of its own": `{"$id":"urn:t","properties":{"x":true},
+			"allOf":[{"properties":{"x":true},"additionalProperties":false}]}`,
+		"a property the parent does not mark evaluated": `{"$id":"urn:t","properties":{"x":true},"unevaluatedProperties":false,
+			"allOf":[{"properties":{"x":true,"y":{"type":"string"}}}]}`,
+		"a keyword the parent has with another value": `{"$id":"urn:t","maxLength":5,"allOf":[{"maxLength":3}]}`,
+		"two values of one property that do not combine": `{"$id":"urn:t","properties":{"x":{"minimum":1}},
+			"allOf":[{"properties":{"x":{"minimum":2}}}]}`,
+		"a reference":   `{"$id":"urn:t","allOf":[{"$ref":"urn:elsewhere#/$defs/X"}]}`,
+		"a conditional": `{"$id":"urn:t","allOf":[{"if":{"required":["x"]},"then":{"required":["y"]}}]}`,
+	} {
+		out := inline(doc)
+		assert.Len(t, out["allOf"], 1, "%s: the subschema stays", name)
+	}
 }
 
 // FuzzInlinedAgreesWithWritten: on any document, the registry the hub uses and the
