@@ -70,6 +70,18 @@ type Database struct {
 	URL string `yaml:"url"`
 	// MaxConns caps the pool. Default 16.
 	MaxConns int32 `yaml:"maxConns"`
+	// IdentityCache sizes the hub's caches of the person links: how many links
+	// (system, identifier → person) one generation of the cache holds, and how many
+	// identifiers its set of those the destinations' receipts already linked (two
+	// generations each at most, about 160 and 80 bytes an entry). 0: 262,144 links and
+	// 131,072 identifiers (42 and 10 MB at most); negative: no cache, every identifier
+	// is looked up in PostgreSQL. A caseload whose active persons outnumber the
+	// default looks more of them up: give more, and as much more memory.Limit.
+	IdentityCache int `yaml:"identityCache"`
+	// OutboxCache is how many committed messages one generation of the relay's cache
+	// keeps (two generations at most, of 8 MiB of payloads each), so that the relay
+	// publishes them without reading them back. 0: 4,096; negative: none.
+	OutboxCache int `yaml:"outboxCache"`
 }
 
 // Kafka configures the transport.
@@ -136,8 +148,9 @@ type Memory struct {
 	// the default. Near the limit the collector runs more often (up to half the CPU
 	// when the live heap itself reaches it): give a hub with many routes or large
 	// batches more, and leave room under the container's own limit. The store's
-	// caches take up to about 70 MB of it once full (identity links 42 MB, receipt
-	// identifiers 10 MB, the relay's messages 16 MB: store.Options).
+	// caches take up to about 70 MB of it once full with their default sizes (identity
+	// links 42 MB, receipt identifiers 10 MB, the relay's messages 16 MB: see
+	// database.identityCache and database.outboxCache).
 	Limit string `yaml:"limit"`
 	// GCPercent is GOGC: collect when the heap has grown by this percentage since the
 	// last collection (or reaches Limit, whichever comes first); -1 collects at Limit

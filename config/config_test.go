@@ -54,6 +54,17 @@ func TestConfig(t *testing.T) {
 		require.Error(t, err)
 		assert.Contains(t, err.Error(), `identities.doubtful: must be separate or wait, not "merge"`)
 	})
+	t.Run("the store's cache sizes are read, and a negative one turns its cache off", func(t *testing.T) {
+		c, err := Read(strings.NewReader(minimal), noEnv)
+		require.NoError(t, err)
+		assert.Zero(t, c.Database.IdentityCache, "0: the store's default")
+		assert.Zero(t, c.Database.OutboxCache)
+		yml := strings.Replace(minimal, "database:\n", "database:\n  identityCache: 1048576\n  outboxCache: -1\n", 1)
+		c, err = Read(strings.NewReader(yml), noEnv)
+		require.NoError(t, err)
+		assert.Equal(t, 1<<20, c.Database.IdentityCache)
+		assert.Equal(t, -1, c.Database.OutboxCache)
+	})
 	t.Run("retention periods are checked", func(t *testing.T) {
 		_, err := Read(strings.NewReader(minimal+"retention: {payloads: 720h, quarantine: 24h, audit: 240h, every: 1s}\n"), noEnv)
 		require.Error(t, err)

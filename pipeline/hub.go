@@ -144,6 +144,13 @@ func Prepare(cfg *config.Config, instances map[string]*connectors.Instance) (*sc
 	return reg, routing, nil
 }
 
+// storeOptions are the store's options of a hub: the configuration's pool and caches,
+// and the audit chain's key from the environment (never from a committed file).
+func storeOptions(db config.Database, getenv func(string) string) store.Options {
+	return store.Options{MaxConns: db.MaxConns, AuditKey: []byte(getenv("PASSERELLE_AUDIT_KEY")),
+		IdentityCache: db.IdentityCache, OutboxCache: db.OutboxCache}
+}
+
 // Run starts everything and blocks until ctx ends, then stops within a bounded time.
 func (h *Hub) Run(ctx context.Context) error {
 	cfg, log := h.Config, h.Log
@@ -151,7 +158,7 @@ func (h *Hub) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	st, err := store.Open(ctx, cfg.Database.URL, store.Options{MaxConns: cfg.Database.MaxConns, AuditKey: []byte(os.Getenv("PASSERELLE_AUDIT_KEY"))})
+	st, err := store.Open(ctx, cfg.Database.URL, storeOptions(cfg.Database, os.Getenv))
 	if err != nil {
 		return err
 	}
