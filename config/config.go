@@ -72,11 +72,11 @@ type Database struct {
 	MaxConns int32 `yaml:"maxConns"`
 	// IdentityCache sizes the hub's caches of the person links: how many links
 	// (system, identifier → person) one generation of the cache holds, and how many
-	// identifiers its set of those the destinations' receipts already linked (two
+	// identifiers it remembers as already linked by a destination's receipt (two
 	// generations each at most, about 160 and 80 bytes an entry). 0: 262,144 links and
 	// 131,072 identifiers (42 and 10 MB at most); negative: no cache, every identifier
 	// is looked up in PostgreSQL. A caseload whose active persons outnumber the
-	// default looks more of them up: give more, and as much more memory.Limit.
+	// default looks more of them up: give it more, and raise memory.limit by as much.
 	IdentityCache int `yaml:"identityCache"`
 	// OutboxCache is how many committed messages one generation of the relay's cache
 	// keeps (two generations at most, of 8 MiB of payloads each), so that the relay

@@ -229,7 +229,10 @@ func foldable(parent, sub map[string]any) bool {
 
 // conjoin returns the keywords of a schema that holds exactly when both a and b
 // hold, with the same violations, as a's keywords to set (annotations are a's), or
-// false when it cannot say so keyword by keyword.
+// false when it cannot say so keyword by keyword. One difference is left, on purpose:
+// the validator checks nothing else in a schema whose `type` fails, so a value of the
+// wrong type gets one violation where a and b apart could give one each at the same
+// pointer; a pointer keeps only its best-ranked violation, and `type` ranks first.
 func conjoin(a, b map[string]any) (map[string]any, bool) {
 	out := map[string]any{}
 	for k, bv := range b {
@@ -287,7 +290,8 @@ func conjoin(a, b map[string]any) (map[string]any, bool) {
 	return out, true
 }
 
-// conjoinSchemas is the conjunction of two subschemas (true, false or objects).
+// conjoinSchemas is the conjunction of two subschemas, `true` or objects; anything
+// else (`false`, which never needs folding) is refused.
 func conjoinSchemas(a, b any) (any, bool) {
 	if a == true {
 		return b, true
