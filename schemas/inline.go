@@ -113,6 +113,11 @@ func (in inliner) inlineRef(out map[string]any, stack []string) {
 // references resolve: such a schema is never moved.
 var identities = []string{"$id", "$anchor", "$dynamicAnchor", "$recursiveAnchor", "$defs", "definitions", "$schema"}
 
+// unmovable are the keywords that keep a subschema where it stands when an allOf is
+// folded: an identity, a reference, or what its siblings left unevaluated.
+var unmovable = append(slices.Clone(identities), "$ref", "$dynamicRef", "$recursiveRef",
+	"unevaluatedProperties", "unevaluatedItems")
+
 // resolve finds the subschema an absolute reference names: a document's $id, then a
 // JSON pointer (RFC 6901) inside it. Anything else (an anchor, an unknown document,
 // a pointer into a value that is not an object) is not resolved.
@@ -200,17 +205,9 @@ func foldAllOf(s map[string]any) {
 // evaluated for the parent's `unevaluatedProperties` the parent already marks itself
 // (an allOf's subschema that fails marks nothing: folded, it would).
 func foldable(parent, sub map[string]any) bool {
-	for _, k := range identities {
-		if _, has := sub[k]; has {
-			return false
-		}
-	}
-	for _, k := range []string{"$ref", "$dynamicRef", "$recursiveRef", "unevaluatedProperties", "unevaluatedItems",
-		"allOf", "anyOf", "oneOf", "not", "if", "then", "else", "dependentSchemas",
-		"additionalProperties", "patternProperties", "prefixItems", "items", "additionalItems", "contains"} {
-		if _, has := sub[k]; has {
-			return false
-		}
+	if hasAny(sub, unmovable...) || hasAny(sub, "allOf", "anyOf", "oneOf", "not", "if", "then", "else",
+		"dependentSchemas", "additionalProperties", "patternProperties", "prefixItems", "items", "additionalItems", "contains") {
+		return false
 	}
 	if _, has := parent["unevaluatedProperties"]; has {
 		own, _ := parent["properties"].(map[string]any)
@@ -304,13 +301,8 @@ func conjoinSchemas(a, b any) (any, bool) {
 	if !ok1 || !ok2 {
 		return nil, false
 	}
-	for _, s := range []map[string]any{am, bm} {
-		for _, k := range append(slices.Clone(identities), "$ref", "$dynamicRef", "$recursiveRef",
-			"unevaluatedProperties", "unevaluatedItems") {
-			if _, has := s[k]; has {
-				return nil, false
-			}
-		}
+	if hasAny(am, unmovable...) || hasAny(bm, unmovable...) {
+		return nil, false
 	}
 	set, ok := conjoin(am, bm)
 	if !ok {

@@ -23,7 +23,7 @@ type Journal struct {
 	Back        string
 	Counts      map[string]int // entries by state
 	// Corrections counts the destinations still owed the newest version of one of the
-	// person's facts (store.PendingRectifications): the link to them shows only then.
+	// person's facts (store.CountPendingRectifications): the link to them shows only then.
 	Corrections int
 }
 
@@ -80,11 +80,9 @@ func (c *Console) buildJournal(ctx context.Context, person string) (*Journal, er
 	if err != nil {
 		return nil, err
 	}
-	owed, err := c.run.Store.PendingRectifications(ctx, person, 0)
-	if err != nil {
+	if j.Corrections, err = c.run.Store.CountPendingRectifications(ctx, person); err != nil {
 		return nil, err
 	}
-	j.Corrections = len(owed)
 	measures := map[string]struct {
 		version int64
 		m       Measure

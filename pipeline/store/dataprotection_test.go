@@ -438,6 +438,9 @@ func samePerPerson(t *testing.T, s *Store, persons ...string) {
 	t.Helper()
 	all, err := s.PendingRectifications(t.Context(), "", 1_000_000)
 	require.NoError(t, err)
+	n, err := s.CountPendingRectifications(t.Context(), "")
+	require.NoError(t, err)
+	assert.Equal(t, len(all), n, "every correction, counted")
 	for _, p := range persons {
 		want := []Rectification{}
 		for _, r := range all {
@@ -448,6 +451,9 @@ func samePerPerson(t *testing.T, s *Store, persons ...string) {
 		got, err := s.PendingRectifications(t.Context(), p, 0)
 		require.NoError(t, err)
 		assert.Equal(t, want, got, "%s's corrections, alone and in the whole list", p)
+		n, err := s.CountPendingRectifications(t.Context(), p)
+		require.NoError(t, err)
+		assert.Equal(t, len(want), n, "%s's corrections, counted", p)
 	}
 }
 

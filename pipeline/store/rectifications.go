@@ -52,54 +52,13 @@ type Rectification struct {
 // delivered an older version of a fact than the newest one the hub accepted and has
 // not acknowledged the newest yet; person, when not empty, restricts it to one person
 // id. Without a person it reads every delivered row once (an operator's question, not
-// a flow's); with one, only the deliveries of that person's facts, so that the journal
-// can ask it at every page.
+// a flow's); with one, only the deliveries of that person's facts.
 func (s *Store) PendingRectifications(ctx context.Context, person string, limit int) ([]Rectification, error) {
 	if limit <= 0 {
 		limit = 1000
 	}
-	prev := `prev AS (
-			SELECT d.destination, d.fact_system, d.fact_ref, max(d.fact_version) AS delivered_version,
-				(array_agg(d.message_id ORDER BY d.fact_version DESC))[1] AS delivered_message
-			FROM deliveries d JOIN dedup l ON l.fact_system = d.fact_system AND l.fact_ref = d.fact_ref
-			WHERE d.status = 'delivered' AND d.fact_version < l.version
-			GROUP BY d.destination, d.fact_system, d.fact_ref)`
-	if person != "" {
-		// The person's facts, from her messages (outbox_subject); their older versions
-		// at each destination (deliveries_fact, whose leading column is the destination:
-		// the few destinations are found by a skip scan of that index, and each is probed
-		// apart, OFFSET 0 keeping the planner from scanning the index past its leading
-		// column, as it did on a join). A fact whose older versions went out under
-		// another subject (before a merge) is still found by its newest version, which
-		// the final filter asks for.
-		prev = `dests AS (
-			WITH RECURSIVE r(d) AS (
-				SELECT min(destination) FROM deliveries WHERE status IN ('pending', 'delivered')
-				UNION ALL
-				SELECT (SELECT min(destination) FROM deliveries WHERE destination > r.d AND status IN ('pending', 'delivered'))
-				FROM r WHERE r.d IS NOT NULL)
-			SELECT d FROM r WHERE d IS NOT NULL),
-		mine AS (SELECT DISTINCT fact_system, fact_ref FROM outbox WHERE subject = $1),
-		prev AS (
-			SELECT d.destination, d.fact_system, d.fact_ref, max(d.fact_version) AS delivered_version,
-				(array_agg(d.message_id ORDER BY d.fact_version DESC))[1] AS delivered_message
-			FROM mine m JOIN dedup l ON l.fact_system = m.fact_system AND l.fact_ref = m.fact_ref
-			CROSS JOIN dests
-			CROSS JOIN LATERAL (SELECT d.* FROM deliveries d WHERE d.destination = dests.d AND d.fact_system = m.fact_system
-				AND d.fact_ref = m.fact_ref AND d.fact_version < l.version AND d.status IN ('pending', 'delivered')
-				AND d.status = 'delivered' OFFSET 0) d
-			GROUP BY d.destination, d.fact_system, d.fact_ref)`
-	}
-	rows, err := s.pool.Query(ctx, `WITH `+prev+`
-		SELECT o.subject, l.fact_system, l.fact_ref, p.delivered_version, l.version, l.message_id, p.destination,
-			coalesce(n.status, 'not-routed'), o.accepted_at, o.data, old.data
-		FROM prev p
-		JOIN dedup l ON l.fact_system = p.fact_system AND l.fact_ref = p.fact_ref
-		JOIN outbox o ON o.id = l.message_id
-		LEFT JOIN deliveries n ON n.message_id = l.message_id AND n.destination = p.destination
-		LEFT JOIN outbox old ON old.id = p.delivered_message
-		WHERE (n.status IS NULL OR n.status IN ('pending', 'quarantined')) AND ($1 = '' OR o.subject = $1)
-		AND NOT EXISTS (SELECT 1 FROM rectification_acks k WHERE k.message_id = l.message_id AND k.destination = p.destination)
+	rows, err := s.pool.Query(ctx, pendingRectifications(person, `o.subject, l.fact_system, l.fact_ref, p.delivered_version,
+			l.version, l.message_id, p.destination, coalesce(n.status, 'not-routed'), o.accepted_at, o.data, old.data`)+`
 		ORDER BY o.accepted_at, l.fact_system, l.fact_ref, p.destination LIMIT $2`, person, limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: rectifications: %w", err)
@@ -116,6 +75,63 @@ func (s *Store) PendingRectifications(ctx context.Context, person string, limit 
 		return nil, fmt.Errorf("store: rectifications: %w", err)
 	}
 	return out, nil
+}
+
+// CountPendingRectifications counts what PendingRectifications would list for person
+// (all persons when empty), without reading the versions' payloads or a limit: what the
+// journal shows at every page.
+func (s *Store) CountPendingRectifications(ctx context.Context, person string) (int, error) {
+	var n int
+	if err := s.pool.QueryRow(ctx, pendingRectifications(person, `count(*)`), person).Scan(&n); err != nil {
+		return 0, fmt.Errorf("store: rectifications: %w", err)
+	}
+	return n, nil
+}
+
+// pendingRectifications is the query of the pending rectifications, selecting columns
+// ($1: the person, or empty for all). The older version's row (old) is joined for
+// the columns that name it; PostgreSQL removes the join when none does.
+func pendingRectifications(person, columns string) string {
+	prev := `prev AS (
+			SELECT d.destination, d.fact_system, d.fact_ref, max(d.fact_version) AS delivered_version,
+				(array_agg(d.message_id ORDER BY d.fact_version DESC))[1] AS delivered_message
+			FROM deliveries d JOIN dedup l ON l.fact_system = d.fact_system AND l.fact_ref = d.fact_ref
+			WHERE d.status = 'delivered' AND d.fact_version < l.version
+			GROUP BY d.destination, d.fact_system, d.fact_ref)`
+	if person != "" {
+		// The person's facts, from her messages (outbox_subject); their older versions
+		// at each destination (deliveries_fact, whose leading column is the destination:
+		// the few destinations are found by a skip scan of that index, and each is probed
+		// apart, OFFSET 0 keeping the planner from scanning the index past its leading
+		// column, as it did on a join; status = 'delivered' implies the index's
+		// predicate). A fact whose older versions went out under another subject (before
+		// a merge) is still found by its newest version, which the final filter asks for.
+		prev = `dests AS (
+			WITH RECURSIVE r(d) AS (
+				SELECT min(destination) FROM deliveries WHERE status IN ('pending', 'delivered')
+				UNION ALL
+				SELECT (SELECT min(destination) FROM deliveries WHERE destination > r.d AND status IN ('pending', 'delivered'))
+				FROM r WHERE r.d IS NOT NULL)
+			SELECT d FROM r WHERE d IS NOT NULL),
+		mine AS (SELECT DISTINCT fact_system, fact_ref FROM outbox WHERE subject = $1),
+		prev AS (
+			SELECT d.destination, d.fact_system, d.fact_ref, max(d.fact_version) AS delivered_version,
+				(array_agg(d.message_id ORDER BY d.fact_version DESC))[1] AS delivered_message
+			FROM mine m JOIN dedup l ON l.fact_system = m.fact_system AND l.fact_ref = m.fact_ref
+			CROSS JOIN dests
+			CROSS JOIN LATERAL (SELECT d.* FROM deliveries d WHERE d.destination = dests.d AND d.fact_system = m.fact_system
+				AND d.fact_ref = m.fact_ref AND d.fact_version < l.version AND d.status = 'delivered' OFFSET 0) d
+			GROUP BY d.destination, d.fact_system, d.fact_ref)`
+	}
+	return `WITH ` + prev + `
+		SELECT ` + columns + `
+		FROM prev p
+		JOIN dedup l ON l.fact_system = p.fact_system AND l.fact_ref = p.fact_ref
+		JOIN outbox o ON o.id = l.message_id
+		LEFT JOIN deliveries n ON n.message_id = l.message_id AND n.destination = p.destination
+		LEFT JOIN outbox old ON old.id = p.delivered_message
+		WHERE (n.status IS NULL OR n.status IN ('pending', 'quarantined')) AND ($1 = '' OR o.subject = $1)
+		AND NOT EXISTS (SELECT 1 FROM rectification_acks k WHERE k.message_id = l.message_id AND k.destination = p.destination)`
 }
 
 // changes tells what a newer version's data changed in the older one's.
